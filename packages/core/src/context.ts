@@ -1,0 +1,33 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Metadata } from './metadata.js';
+
+/** What a handler knows about the call it serves. Calls it makes inherit the deadline and metadata. */
+export interface CallContext {
+  readonly service: string;
+  readonly endpoint: string;
+  /** Metadata the caller sent (lower-case keys). */
+  readonly metadata: Metadata;
+  /** Epoch milliseconds after which the caller has given up; undefined when the call has no deadline. */
+  readonly deadline: number | undefined;
+  /** Aborts when the deadline passes, the caller cancels, or the server stops. */
+  readonly signal: AbortSignal;
+  /** Metadata the handler sends back with its response. */
+  readonly responseMetadata: Metadata;
+}
+
+const storage = new AsyncLocalStorage<CallContext>();
+
+/** The context of the call being served, when running inside a handler or subscriber. */
+export function currentContext(): CallContext | undefined {
+  return storage.getStore();
+}
+
+/** Runs `fn` with `context` as the current call context. */
+export function runWithContext<T>(context: CallContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** Milliseconds left until `deadline` (never negative); undefined when there is no deadline. */
+export function remaining(deadline: number | undefined, now = Date.now()): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - now);
+}

@@ -1,0 +1,56 @@
+import type { WireError } from './errors.js';
+import type { Metadata } from './metadata.js';
+
+/** The default largest message a transport or broker accepts: 4 MiB. */
+export const defaultMaxMessageSize = 4 * 1024 * 1024;
+
+/** A request as it crosses a transport. */
+export interface TransportRequest {
+  service: string;
+  endpoint: string;
+  contentType: string;
+  metadata: Metadata;
+  /** Milliseconds the caller still waits; the server turns it into the handler's deadline. */
+  timeout?: number | undefined;
+  body: Uint8Array;
+}
+
+/** A response as it crosses a transport; `error` set means the handler failed. */
+export interface TransportResponse {
+  contentType: string;
+  metadata: Metadata;
+  body: Uint8Array;
+  error?: WireError | undefined;
+}
+
+/** Serves one request; `signal` aborts when the caller goes away or the listener closes. */
+export type TransportHandler = (request: TransportRequest, signal: AbortSignal) => Promise<TransportResponse>;
+
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+  /** Milliseconds before the request fails with `deadline_exceeded`. */
+  timeout?: number | undefined;
+}
+
+/** A bound listener; its address is what the registry advertises for the node. */
+export interface Listener {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  /** A transport-specific address to bind; by default the transport picks one. */
+  address?: string;
+}
+
+/**
+ * Request/response between nodes. Failures to reach a node are `unavailable`, a request that outlives its
+ * timeout is `deadline_exceeded`, a cancelled one `aborted`, an oversized one `resource_exhausted`.
+ */
+export interface Transport {
+  readonly name: string;
+  listen(handler: TransportHandler, options?: ListenOptions): Promise<Listener>;
+  request(address: string, request: TransportRequest, options?: RequestOptions): Promise<TransportResponse>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+const resolve = { conditions: ['@micro-os/source'] };
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        resolve,
+        ssr: { resolve: { conditions: ['@micro-os/source'], externalConditions: ['@micro-os/source'] } },
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts'],
+          exclude: ['**/*.fault.test.ts', '**/node_modules/**'],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        resolve,
+        ssr: { resolve: { conditions: ['@micro-os/source'], externalConditions: ['@micro-os/source'] } },
+        test: {
+          name: 'fault',
+          include: ['packages/*/test/**/*.fault.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
