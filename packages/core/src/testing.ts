@@ -6,6 +6,9 @@ import type { Registry, RegistryEvent, Service } from './registry.js';
 import type { Transport, TransportRequest } from './transport.js';
 import { errorResponse } from './wire.js';
 
+export type { TestServer } from './servers.js';
+export { requireServer, testServers } from './servers.js';
+
 /**
  * Conformance suites: the behaviour of each interface, written once. A backend's test file calls the suite
  * with a factory; third parties can run them on their own backends.
