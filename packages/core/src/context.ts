@@ -5,6 +5,8 @@ import type { Metadata } from './metadata.js';
 export interface CallContext {
   readonly service: string;
   readonly endpoint: string;
+  /** Content type of the request body; the response uses the same codec. */
+  readonly contentType: string;
   /** Metadata the caller sent (lower-case keys). */
   readonly metadata: Metadata;
   /** Epoch milliseconds after which the caller has given up; undefined when the call has no deadline. */

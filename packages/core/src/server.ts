@@ -137,6 +137,7 @@ export function createServer(options: ServerOptions): Server {
       const context: CallContext = {
         service: name,
         endpoint: request.endpoint,
+        contentType: codec.contentType,
         metadata: request.metadata,
         deadline: request.timeout === undefined ? undefined : Date.now() + request.timeout,
         signal,
