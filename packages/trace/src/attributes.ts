@@ -1,0 +1,31 @@
+import type { Attributes } from '@opentelemetry/api';
+
+/**
+ * Attribute names from OpenTelemetry's RPC and messaging semantic conventions, spelled out here so the
+ * wrappers depend on @opentelemetry/api alone (the semconv package advises copying incubating names).
+ */
+export const ATTR_RPC_SYSTEM = 'rpc.system';
+export const ATTR_RPC_SERVICE = 'rpc.service';
+export const ATTR_RPC_METHOD = 'rpc.method';
+export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
+export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
+export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
+/** The MicroError code of a failed call or message (`not_found`, `unavailable`...). */
+export const ATTR_ERROR_TYPE = 'error.type';
+
+/** The value of `rpc.system` and `messaging.system` on every span micro-os starts. */
+export const microOsSystem = 'micro-os';
+
+export function rpcAttributes(service: string, endpoint: string): Attributes {
+  return { [ATTR_RPC_SYSTEM]: microOsSystem, [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: endpoint };
+}
+
+export function messagingAttributes(topic: string, operation: 'publish' | 'process'): Attributes {
+  return {
+    [ATTR_MESSAGING_SYSTEM]: microOsSystem,
+    [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+    [ATTR_MESSAGING_OPERATION_NAME]: operation,
+    [ATTR_MESSAGING_OPERATION_TYPE]: operation === 'publish' ? 'send' : 'process',
+  };
+}
