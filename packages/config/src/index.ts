@@ -1,0 +1,11 @@
+export type { Config, ConfigOptions, WatchOptions } from './config.js';
+export { createConfig } from './config.js';
+export { parseDuration } from './duration.js';
+export type { EnvSourceOptions } from './env-source.js';
+export { envSource } from './env-source.js';
+export type { MemorySource } from './memory-source.js';
+export { memorySource } from './memory-source.js';
+export { redacted, Secret, secret } from './secret.js';
+export type { ReadOptions, Source } from './source.js';
+export type { ConfigObject } from './tree.js';
+export { Value } from './value.js';

@@ -1,0 +1,28 @@
+import { Channel } from '@micro-os/core';
+import type { ConfigObject } from './tree.js';
+
+/** Options for one read of a source. */
+export interface ReadOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Where configuration comes from. `read` returns the source's whole document; `watch`, when the source
+ * can be watched, yields each time the backing store changes: the new document, or nothing to ask the
+ * config to read again. The watch ends when `signal` aborts or the source closes.
+ */
+export interface Source {
+  /** What the source is, for errors and logs: "memory", "env", "file:/etc/app.json", "redis:app-config". */
+  readonly name: string;
+  read(options?: ReadOptions): Promise<ConfigObject>;
+  watch?(signal: AbortSignal): AsyncIterable<ConfigObject | undefined>;
+  /** Releases what the source holds. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A watch that is already over (for a signal aborted before the watch began, or a closed source). */
+export function endedChannel(): Channel<ConfigObject | undefined> {
+  const channel = new Channel<ConfigObject | undefined>();
+  channel.end();
+  return channel;
+}

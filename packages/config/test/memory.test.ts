@@ -1,0 +1,7 @@
+import { memorySource } from '@micro-os/config';
+import { configSourceSuite } from '@micro-os/config/testing';
+
+configSourceSuite('memory', {
+  create: () => memorySource(),
+  set: (source, doc) => source.set('', doc),
+});
