@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { abortError } from './abort.js';
+import { invalidArgument, MicroError, toMicroError } from './errors.js';
+import { checkNatsSubject, natsLink, publishError } from './nats-link.js';
+import { checkSize } from './size.js';
+import {
+  defaultMaxMessageSize,
+  type Listener,
+  type ListenOptions,
+  type RequestOptions,
+  type Transport,
+  type TransportHandler,
+  type TransportRequest,
+  type TransportResponse,
+} from './transport.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, errorResponse } from './wire.js';
+
+export interface NatsTransportOptions {
+  /** A connection to use; the transport leaves it open on close. Exclusive with `servers`. */
+  connection?: NatsConnection | undefined;
+  /** Servers to connect to, lazily, on first use; the transport owns and closes that connection. @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[] | undefined;
+  /** Largest request or response body, in bytes (the server's `max_payload` also applies). @default 4 MiB */
+  maxMessageSize?: number | undefined;
+  /** Subject prefix of the listeners: each listens on `<prefix>.<uuid>`. @default 'micro.rpc' */
+  subjectPrefix?: string | undefined;
+}
+
+const addressScheme = 'nats:';
+
+/**
+ * Request/response over NATS. Each listener subscribes its own subject; each transport has ONE wildcard reply
+ * subscription (`_INBOX.<uuid>.*`) and tells responses apart by a correlation id in the reply subject, rather
+ * than opening an inbox per request. Requests to a subject nobody listens on fail at once with `unavailable`
+ * (the server's no-responders status), and so do requests made while the connection is down.
+ */
+export function natsTransport(options: NatsTransportOptions = {}): Transport {
+  const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
+  if (!Number.isInteger(maxSize) || maxSize <= 0) {
+    throw invalidArgument(`maxMessageSize must be a positive integer, got ${maxSize}`);
+  }
+  const prefix = checkNatsSubject(options.subjectPrefix ?? 'micro.rpc', 'subjectPrefix');
+  const pending = new Map<number, Pending>();
+  const failAll = (error: MicroError): void => {
+    for (const entry of [...pending.values()]) entry.fail(error);
+  };
+  const link = natsLink(options, 'nats transport', failAll);
+  const inbox = `_INBOX.${randomUUID()}.`;
+  const listeners = new Set<Listener>();
+  let replies: Subscription | undefined;
+  let nextId = 0;
+  let closed = false;
+
+  const onReply = (err: Error | null, msg: Msg): void => {
+    if (err !== null) {
+      failAll(new MicroError('unavailable', 'nats transport reply subscription failed', { cause: err }));
+      return;
+    }
+    const entry = pending.get(Number(msg.subject.slice(inbox.length)));
+    if (entry === undefined) return;
+    const data = msg.data;
+    if (data.byteLength === 0 && msg.headers?.code === 503) {
+      entry.fail(new MicroError('unavailable', `no listener at ${entry.address}`));
+      return;
+    }
+    try {
+      entry.succeed(decodeResponse(data));
+    } catch (error) {
+      entry.fail(toMicroError(error));
+    }
+  };
+
+  const replySubscription = (nc: NatsConnection): void => {
+    replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
+  };
+
+  return {
+    name: 'nats',
+
+    async listen(handler: TransportHandler, listenOptions: ListenOptions = {}): Promise<Listener> {
+      if (closed) throw new MicroError('unavailable', 'nats transport is closed');
+      const subject =
+        listenOptions.address === undefined
+          ? `${prefix}.${randomUUID()}`
+          : checkNatsSubject(subjectOf(listenOptions.address), 'address');
+      const nc = await link.connect();
+      const stopping = new AbortController();
+      const serve = async (msg: Msg): Promise<void> => {
+        const reply = msg.reply;
+        if (reply === undefined || reply === '') return;
+        let response: TransportResponse;
+        try {
+          const request = decodeRequest(msg.data);
+          response = await handler(request, stopping.signal);
+          checkSize(response.body, maxSize, 'response');
+        } catch (error) {
+          response = errorResponse(toMicroError(error));
+        }
+        let frame = encodeResponse(response);
+        const max = nc.info?.max_payload;
+        if (max !== undefined && frame.byteLength > max) {
+          frame = encodeResponse(errorResponse(tooBig('response', frame.byteLength, max)));
+        }
+        try {
+          nc.publish(reply, frame);
+        } catch {
+          // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
+        }
+      };
+      const subscription = nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err === null) void serve(msg);
+        },
+      });
+      try {
+        await nc.flush();
+      } catch (cause) {
+        subscription.unsubscribe();
+        throw new MicroError('unavailable', `nats transport could not listen on ${subject}`, { cause });
+      }
+      let open = true;
+      const listener: Listener = {
+        address: `${addressScheme}${subject}`,
+        async close() {
+          if (!open) return;
+          open = false;
+          listeners.delete(listener);
+          stopping.abort(new MicroError('unavailable', `listener ${subject} closed`));
+          if (subscription.isClosed()) return;
+          subscription.unsubscribe();
+          await nc.flush().catch(() => undefined);
+        },
+      };
+      listeners.add(listener);
+      return listener;
+    },
+
+    async request(
+      address: string,
+      request: TransportRequest,
+      requestOptions: RequestOptions = {},
+    ): Promise<TransportResponse> {
+      const subject = subjectOf(address);
+      checkSize(request.body, maxSize, 'request');
+      const { signal, timeout } = requestOptions;
+      if (signal?.aborted) throw abortError(signal, describe(request));
+      if (closed) throw new MicroError('unavailable', 'nats transport is closed');
+      const nc = link.current ?? (await link.connect());
+      if (!link.up) throw new MicroError('unavailable', `nats transport is disconnected from the server`);
+      const frame = encodeRequest(request);
+      const max = nc.info?.max_payload;
+      if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
+      replySubscription(nc);
+      const id = ++nextId;
+      return new Promise<TransportResponse>((resolve, reject) => {
+        const entry = new Pending(id, pending, address, request, resolve, reject, signal);
+        pending.set(id, entry);
+        if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
+        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout);
+        try {
+          nc.publish(subject, frame, { reply: `${inbox}${id}` });
+        } catch (error) {
+          entry.fail(publishError(error, describe(request)));
+        }
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...listeners].map((l) => l.close()));
+      failAll(new MicroError('unavailable', 'nats transport closed'));
+      if (replies !== undefined && !replies.isClosed()) replies.unsubscribe();
+      await link.close();
+    },
+
+    async [Symbol.asyncDispose]() {
+      await this.close();
+    },
+  };
+}
+
+/** One request awaiting its response; it is its own abort listener, so no closure per request. */
+class Pending {
+  timer: NodeJS.Timeout | undefined;
+  constructor(
+    readonly id: number,
+    readonly table: Map<number, Pending>,
+    readonly address: string,
+    readonly request: TransportRequest,
+    readonly resolve: (response: TransportResponse) => void,
+    readonly reject: (error: MicroError) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  handleEvent(): void {
+    this.fail(abortError(this.signal as AbortSignal, describe(this.request)));
+  }
+
+  succeed(response: TransportResponse): void {
+    if (this.settle()) this.resolve(response);
+  }
+
+  fail(error: MicroError): void {
+    if (this.settle()) this.reject(error);
+  }
+
+  private settle(): boolean {
+    if (!this.table.delete(this.id)) return false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
+}
+
+function expire(entry: Pending, timeout: number): void {
+  entry.fail(new MicroError('deadline_exceeded', `${describe(entry.request)} timed out after ${timeout} ms`));
+}
+
+function describe(request: TransportRequest): string {
+  return `request to ${request.service}.${request.endpoint}`;
+}
+
+function subjectOf(address: string): string {
+  if (!address.startsWith(addressScheme)) {
+    throw invalidArgument(
+      `nats transport address must look like "nats:<subject>", got ${JSON.stringify(address)}`,
+    );
+  }
+  return address.slice(addressScheme.length);
+}
+
+function tooBig(what: string, size: number, max: number): MicroError {
+  return new MicroError(
+    'resource_exhausted',
+    `${what} of ${size} bytes exceeds the NATS server's max_payload of ${max}`,
+    { details: { size, max } },
+  );
+}

@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createService, isMicroError, MicroError, memoryRegistry } from '@micro-os/core';
+import { natsBroker, natsTransport } from '@micro-os/core/nats';
+import { brokerSuite, requireServer, testServers, transportSuite } from '@micro-os/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+beforeAll(async () => {
+  await requireServer('nats');
+});
+
+const servers = testServers.nats;
+transportSuite('nats', { create: () => natsTransport({ servers }) });
+brokerSuite('nats', { create: () => natsBroker({ servers, onError: () => undefined }) });
+
+describe('nats transport and broker under a service', () => {
+  it('round-trips a call, a handler error with its details, and a published message', async () => {
+    const registry = memoryRegistry();
+    const name = `users-${randomUUID().slice(0, 8)}`;
+    const topic = `${name}.created`;
+    const server = createService({
+      name,
+      registry,
+      transport: natsTransport({ servers }),
+      broker: natsBroker({ servers }),
+    });
+    const seen: unknown[] = [];
+    server.handle<{ id: number }, { id: number; name: string }>('Users.Get', (req) => {
+      if (req.id !== 1)
+        throw new MicroError('not_found', `user ${req.id} not found`, { details: { id: req.id } });
+      return { id: 1, name: 'ada' };
+    });
+    server.subscribe(topic, (message) => void seen.push(message));
+    await server.start();
+    const caller = createService({
+      name: 'caller',
+      registry,
+      transport: natsTransport({ servers }),
+      broker: natsBroker({ servers }),
+    });
+    try {
+      expect(await caller.call(name, 'Users.Get', { id: 1 })).toEqual({ id: 1, name: 'ada' });
+      const err = await caller.call(name, 'Users.Get', { id: 7 }).catch((e: unknown) => e);
+      expect(isMicroError(err, 'not_found')).toBe(true);
+      expect(err).toMatchObject({ message: 'user 7 not found', details: { id: 7 } });
+      await caller.publish(topic, { id: 1 });
+      await expect.poll(() => seen, { timeout: 3000 }).toEqual([{ id: 1 }]);
+    } finally {
+      await caller.stop();
+      await caller.transport.close();
+      await caller.broker.close();
+      await server.stop();
+      await server.transport.close();
+      await server.broker.close();
+    }
+  });
+
+  it('answers an oversized response with resource_exhausted, and aborts handlers when the listener closes', async () => {
+    const server = natsTransport({ servers, maxMessageSize: 1000 });
+    const client = natsTransport({ servers, maxMessageSize: 1000 });
+    const request = { service: 's', endpoint: 'E', contentType: '', metadata: {}, body: new Uint8Array(0) };
+    let aborted: unknown;
+    const big = await server.listen(async () => ({
+      contentType: '',
+      metadata: {},
+      body: new Uint8Array(1001),
+    }));
+    const slow = await server.listen(
+      (_req, signal) =>
+        new Promise((resolve) =>
+          signal.addEventListener('abort', () => {
+            aborted = signal.reason;
+            resolve({ contentType: '', metadata: {}, body: new Uint8Array(0) });
+          }),
+        ),
+    );
+    try {
+      const res = await client.request(big.address, request, { timeout: 2000 });
+      expect(res.error).toMatchObject({ code: 'resource_exhausted', details: { size: 1001, max: 1000 } });
+      const pendingCall = client.request(slow.address, request, { timeout: 2000 });
+      await new Promise((r) => setTimeout(r, 50));
+      await slow.close();
+      await pendingCall;
+      expect(isMicroError(aborted, 'unavailable')).toBe(true);
+    } finally {
+      await big.close();
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('rejects bad options in the factory with invalid_argument', () => {
+    expect(() => natsTransport({ maxMessageSize: 0 })).toThrow(
+      expect.objectContaining({ code: 'invalid_argument' }),
+    );
+    expect(() => natsTransport({ subjectPrefix: 'a.*' })).toThrow(
+      expect.objectContaining({ code: 'invalid_argument' }),
+    );
+    expect(() => natsBroker({ servers: [] })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+  });
+
+  it('answers unavailable when the server cannot be reached', async () => {
+    const transport = natsTransport({ servers: 'nats://127.0.0.1:1' });
+    const broker = natsBroker({ servers: 'nats://127.0.0.1:1' });
+    const request = { service: 's', endpoint: 'E', contentType: '', metadata: {}, body: new Uint8Array(0) };
+    await expect(transport.request('nats:micro.rpc.x', request)).rejects.toMatchObject({
+      code: 'unavailable',
+    });
+    await expect(
+      broker.publish('t', { contentType: '', metadata: {}, body: new Uint8Array(0) }),
+    ).rejects.toMatchObject({ code: 'unavailable' });
+    await transport.close();
+    await broker.close();
+  });
+});
+
+describe('a NATS server that dies', () => {
+  let nats: ChildProcess | undefined;
+  const unhandled: unknown[] = [];
+  const record = (error: unknown): void => void unhandled.push(error);
+  beforeAll(() => {
+    process.on('unhandledRejection', record);
+    process.on('uncaughtException', record);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', record);
+    process.off('uncaughtException', record);
+    nats?.kill('SIGKILL');
+  });
+
+  it('fails calls with a typed error and crashes nothing', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    nats = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    const url = `nats://127.0.0.1:${port}`;
+    await expect.poll(() => reachable(url), { timeout: 5000, interval: 50 }).toBe(true);
+    const transport = natsTransport({ servers: url });
+    const broker = natsBroker({ servers: url });
+    const listener = await transport.listen(async (req) => ({
+      contentType: '',
+      metadata: {},
+      body: req.body,
+    }));
+    await broker.subscribe('dies', () => undefined);
+    const request = { service: 's', endpoint: 'E', contentType: '', metadata: {}, body: new Uint8Array(1) };
+    const echoed = await transport.request(listener.address, request, { timeout: 1000 });
+    expect([...echoed.body]).toEqual([0]);
+
+    nats.kill('SIGKILL');
+    await new Promise((r) => nats?.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    const err = await transport
+      .request(listener.address, request, { timeout: 1000 })
+      .catch((e: unknown) => e);
+    expect(isMicroError(err, 'unavailable') || isMicroError(err, 'deadline_exceeded')).toBe(true);
+    await expect(
+      broker.publish('dies', { contentType: '', metadata: {}, body: new Uint8Array(0) }),
+    ).rejects.toMatchObject({ code: 'unavailable' });
+    await listener.close();
+    await transport.close();
+    await broker.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(unhandled).toEqual([]);
+  });
+});
+
+async function reachable(url: string): Promise<boolean> {
+  const probe = natsBroker({ servers: url });
+  try {
+    await probe.publish('probe', { contentType: '', metadata: {}, body: new Uint8Array(0) });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.close();
+  }
+}
