@@ -1,0 +1,48 @@
+import { isMicroError, MicroError } from '@micro-os/core';
+
+/** Why a lock operation failed, in `MicroError.details.reason`. */
+export type LockFailure = 'acquire_timeout' | 'lock_lost' | 'lock_expired' | 'released';
+
+/** The wait ended while another holder kept the lock: `deadline_exceeded`. */
+export function acquireTimeout(name: string, wait: number): MicroError {
+  return new MicroError(
+    'deadline_exceeded',
+    `lock "${name}" is held elsewhere; gave up after waiting ${wait} ms`,
+    {
+      details: { reason: 'acquire_timeout', name, wait },
+    },
+  );
+}
+
+/** Another holder took the lease over: `aborted`. */
+export function lockLost(name: string, token: number, cause?: unknown): MicroError {
+  return new MicroError('aborted', `lock "${name}" (token ${token}) was lost: another holder has it`, {
+    details: { reason: 'lock_lost', name, token },
+    cause,
+  });
+}
+
+/** The lease ran out before it was extended: `aborted`. */
+export function lockExpired(name: string, token: number): MicroError {
+  return new MicroError(
+    'aborted',
+    `lock "${name}" (token ${token}) expired before it was extended or released`,
+    {
+      details: { reason: 'lock_expired', name, token },
+    },
+  );
+}
+
+/** The holder released the lease itself: `aborted`. */
+export function lockReleased(name: string, token: number): MicroError {
+  return new MicroError('aborted', `lock "${name}" (token ${token}) was already released`, {
+    details: { reason: 'released', name, token },
+  });
+}
+
+/** Reads `details.reason` of a lock error. */
+export function lockFailure(err: unknown): LockFailure | undefined {
+  if (!isMicroError(err)) return undefined;
+  const reason = err.details.reason;
+  return typeof reason === 'string' ? (reason as LockFailure) : undefined;
+}
