@@ -1,0 +1,172 @@
+import { invalidArgument, MicroError } from '@micro-os/core';
+import memjs from 'memjs';
+import { createKV } from './create-kv.js';
+import type { KVDriver, StoredItem, WriteCondition } from './driver.js';
+import type { KV } from './kv.js';
+
+export interface MemcachedKVOptions {
+  /** A ready memjs client; it is used as is and left open by `close()`. */
+  client?: memjs.Client;
+  /** Connect lazily to these servers ("host:port,host:port") instead; the KV owns the client. */
+  servers?: string;
+  /** Prefix of every memcached key this KV writes. @default "micro-os:kv:" */
+  keyPrefix?: string;
+  /** Request and connect timeout of an owned client, in ms. @default 1000 */
+  timeout?: number;
+  /** Largest encoded value in bytes: memcached's item size (1 MiB) less room for key and header. @default 1047552 */
+  maxValueSize?: number;
+}
+
+const op = { get: 0x00, set: 0x01, add: 0x02, delete: 0x04 } as const;
+const status = { ok: 0, notFound: 1, exists: 2, tooLarge: 3 } as const;
+/** memcached reads an expiry above 30 days as a unix time. */
+const relativeLimit = 30 * 24 * 60 * 60;
+const noFlags = Buffer.alloc(4);
+
+/**
+ * A KV on memcached through memjs's binary-protocol requests, so versions are memcached's CAS tokens.
+ * memcached counts expiry in whole seconds, so each value also carries its expiry time in milliseconds and
+ * reads hide it from then on. memcached cannot list keys: `keys()` and `clear()` answer `unimplemented`.
+ */
+export function memcachedKV(options: MemcachedKVOptions): KV {
+  const { client: given, servers } = options;
+  if ((given === undefined) === (servers === undefined)) {
+    throw invalidArgument('memcachedKV needs exactly one of { client } or { servers }');
+  }
+  const timeout = options.timeout ?? 1000;
+  if (!(Number.isFinite(timeout) && timeout > 0)) {
+    throw invalidArgument(`memcachedKV timeout must be > 0 ms, got ${String(options.timeout)}`);
+  }
+  const base = Buffer.from(options.keyPrefix ?? 'micro-os:kv:');
+  const client =
+    given ??
+    memjs.Client.create(servers, {
+      timeout: timeout / 1000,
+      conntimeout: timeout / 1000,
+      retries: 1,
+      logger: { log: () => undefined },
+    });
+
+  const request = (what: string, opcode: number, key: string, extras: Buffer, value: Buffer, cas = 0n) =>
+    new Promise<memjs.Response>((resolve, reject) => {
+      client.incrSeq();
+      const seq = client.seq;
+      const fullKey = Buffer.concat([base, Buffer.from(key)]);
+      const buffer = memjs.Utils.makeRequestBuffer(opcode, fullKey, extras, value, seq);
+      buffer.writeBigUInt64BE(cas, 16);
+      client.perform(
+        fullKey.toString('latin1'),
+        buffer,
+        seq,
+        (err: Error | null, response?: memjs.Response) => {
+          if (err !== null || response === undefined) {
+            const message = err?.message ?? 'no response';
+            reject(new MicroError('unavailable', `memcached ${what} failed: ${message}`, { cause: err }));
+          } else resolve(response);
+        },
+      );
+    });
+  const unexpected = (what: string, key: string, response: memjs.Response): MicroError => {
+    const code = response.header.status === status.tooLarge ? 'invalid_argument' : 'internal';
+    return new MicroError(
+      code,
+      `memcached ${what} of key "${key}" answered status ${response.header.status}: ${response.val.toString()}`,
+      {
+        details: { status: response.header.status },
+      },
+    );
+  };
+  const read = async (key: string): Promise<(StoredItem & { expired: boolean }) | undefined> => {
+    const response = await request('get', op.get, key, Buffer.alloc(0), Buffer.alloc(0));
+    if (response.header.status === status.notFound) return undefined;
+    if (response.header.status !== status.ok) throw unexpected('get', key, response);
+    const expires = Number(response.val.readBigUInt64BE(0));
+    return {
+      data: response.val.subarray(8),
+      version: Number(response.header.cas.readBigUInt64BE(0)),
+      expired: expires !== 0 && expires <= Date.now(),
+    };
+  };
+  const store = async (opcode: number, key: string, data: Uint8Array, ttl: number | undefined, cas = 0n) => {
+    const header = Buffer.alloc(8);
+    let exptime = 0;
+    if (ttl !== undefined) {
+      header.writeBigUInt64BE(BigInt(Date.now() + ttl));
+      // One second more than asked: memcached's clock ticks in seconds; reads hide the item on time.
+      exptime = Math.ceil(ttl / 1000) + 1;
+      if (exptime > relativeLimit) exptime += Math.floor(Date.now() / 1000);
+    }
+    const extras = Buffer.alloc(8);
+    extras.writeUInt32BE(exptime, 4);
+    noFlags.copy(extras, 0);
+    return request('put', opcode, key, extras, Buffer.concat([header, data]), cas);
+  };
+  const version = (response: memjs.Response): number => Number(response.header.cas.readBigUInt64BE(0));
+  const exists = (key: string): MicroError =>
+    new MicroError('already_exists', `key "${key}" already exists`, { details: { key } });
+
+  const driver: KVDriver = {
+    name: 'memcached',
+    maxKeyLength: 250 - base.byteLength,
+    maxValueSize: options.maxValueSize ?? 1024 * 1024 - 1024,
+    async get(key) {
+      const item = await read(key);
+      return item === undefined || item.expired ? undefined : { data: item.data, version: item.version };
+    },
+    async getMany(keys) {
+      return Promise.all(keys.map((key) => driver.get(key)));
+    },
+    async put(key, data, ttl, condition: WriteCondition) {
+      if (condition.kind === 'none') {
+        const response = await store(op.set, key, data, ttl);
+        if (response.header.status !== status.ok) throw unexpected('set', key, response);
+        return version(response);
+      }
+      if (condition.kind === 'version') {
+        const response = await store(op.set, key, data, ttl, BigInt(condition.version));
+        if (response.header.status === status.exists || response.header.status === status.notFound) {
+          throw new MicroError('aborted', `key "${key}" is not at version ${condition.version}`, {
+            details: { key, expected: condition.version },
+          });
+        }
+        if (response.header.status !== status.ok) throw unexpected('cas', key, response);
+        return version(response);
+      }
+      const added = await store(op.add, key, data, ttl);
+      if (added.header.status === status.ok) return version(added);
+      if (added.header.status !== status.exists && added.header.status !== 5)
+        throw unexpected('add', key, added);
+      // Still in memcached but past its millisecond expiry: replace it if nobody else did meanwhile.
+      const current = await read(key);
+      if (current === undefined || !current.expired) throw exists(key);
+      const replaced = await store(op.set, key, data, ttl, BigInt(current.version));
+      if (replaced.header.status !== status.ok) throw exists(key);
+      return version(replaced);
+    },
+    async del(key) {
+      const response = await request('delete', op.delete, key, Buffer.alloc(0), Buffer.alloc(0));
+      if (response.header.status === status.notFound) return false;
+      if (response.header.status !== status.ok) throw unexpected('delete', key, response);
+      return true;
+    },
+    async has(key) {
+      return (await driver.get(key)) !== undefined;
+    },
+    keys() {
+      throw new MicroError(
+        'unimplemented',
+        'memcached cannot list keys: keys() is not available on this backend',
+      );
+    },
+    async clear() {
+      throw new MicroError(
+        'unimplemented',
+        'memcached cannot list keys, so clear() is not available on this backend',
+      );
+    },
+    async close() {
+      if (given === undefined) client.close();
+    },
+  };
+  return createKV(driver);
+}

@@ -1,0 +1,58 @@
+import { invalidArgument, jsonCodec } from '@micro-os/core';
+import type { Value } from './kv.js';
+
+const bytesTag = 0;
+const jsonTag = 1;
+
+/** Encodes a value with a one-byte type tag, so bytes come back as bytes and JSON as JSON. */
+export function encodeValue(value: Value, key: string): Uint8Array {
+  if (value instanceof Uint8Array) {
+    const out = new Uint8Array(value.byteLength + 1);
+    out[0] = bytesTag;
+    out.set(value, 1);
+    return out;
+  }
+  checkJson(value, key, 'value', new Set());
+  const body = jsonCodec.encode(value);
+  const out = new Uint8Array(body.byteLength + 1);
+  out[0] = jsonTag;
+  out.set(body, 1);
+  return out;
+}
+
+/** Decodes what `encodeValue` produced; the bytes returned are a copy. */
+export function decodeValue(data: Uint8Array): Value {
+  const body = new Uint8Array(data.byteLength - 1);
+  body.set(data.subarray(1));
+  if (data[0] === bytesTag) return body;
+  return jsonCodec.decode(body) as Value;
+}
+
+function checkJson(value: unknown, key: string, path: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalidArgument(`${path} of key "${key}" is ${value}, not JSON`);
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (seen.has(value)) throw invalidArgument(`${path} of key "${key}" contains a cycle`);
+      seen.add(value);
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => {
+          checkJson(item, key, `${path}[${i}]`, seen);
+        });
+      } else if (!(value instanceof Date)) {
+        for (const [name, item] of Object.entries(value)) {
+          if (item !== undefined) checkJson(item, key, `${path}.${name}`, seen);
+        }
+      }
+      seen.delete(value);
+      return;
+    }
+    default:
+      throw invalidArgument(`${path} of key "${key}" is a ${typeof value}, which cannot be stored as JSON`);
+  }
+}
