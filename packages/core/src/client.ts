@@ -1,4 +1,4 @@
-import { abortError, deadlineSignal, sleep } from './abort.js';
+import { abortError, sleep } from './abort.js';
 import { type Backoff, exponentialBackoff } from './backoff.js';
 import type { Broker } from './broker.js';
 import { type Codec, Codecs } from './codec.js';
@@ -7,8 +7,11 @@ import { fromWireError, invalidArgument, isRetryable, MicroError, toMicroError }
 import { type Metadata, mergeMetadata } from './metadata.js';
 import { checkEndpointName, checkServiceName, checkTopic } from './names.js';
 import type { Registry } from './registry.js';
-import { cachedSelector, type Filter, type Selector, type Strategy } from './selector.js';
-import type { Transport } from './transport.js';
+import { cachedSelector, type Filter, type Next, type Selector, type Strategy } from './selector.js';
+import type { Transport, TransportRequest } from './transport.js';
+
+const empty = new Uint8Array(0);
+const bodyOf = <T>(response: CallResponse<T>): T => response.body;
 
 /** One call as wrappers see it. */
 export interface CallRequest {
@@ -106,65 +109,81 @@ export function createClient(options: ClientOptions): Client {
   if (!Number.isInteger(defaultRetries) || defaultRetries < 0)
     throw invalidArgument(`retries must be an integer >= 0, got ${defaultRetries}`);
 
+  const byReference = transport.byReference === true;
+  const checkedServices = new Set<string>();
+  const checkedEndpoints = new Set<string>();
+  const checkNames = (service: string, endpoint: string): void => {
+    if (!checkedServices.has(service)) {
+      checkServiceName(service);
+      if (checkedServices.size < 10_000) checkedServices.add(service);
+    }
+    if (!checkedEndpoints.has(endpoint)) {
+      checkEndpointName(endpoint);
+      if (checkedEndpoints.size < 10_000) checkedEndpoints.add(endpoint);
+    }
+  };
+
   const send: Call = async (request, callOptions) => {
-    checkServiceName(request.service);
-    checkEndpointName(request.endpoint);
+    checkNames(request.service, request.endpoint);
     const context = currentContext();
     const inherited = remaining(context?.deadline);
-    const timeout = Math.min(callOptions.timeout ?? defaultTimeout, inherited ?? Number.POSITIVE_INFINITY);
+    const requested = callOptions.timeout ?? defaultTimeout;
+    if (!(requested >= 0)) throw invalidArgument(`timeout must be >= 0 ms, got ${callOptions.timeout}`);
+    const timeout = inherited === undefined ? requested : Math.min(requested, inherited);
     const retries = callOptions.retries ?? defaultRetries;
-    if (!(timeout >= 0)) throw invalidArgument(`timeout must be >= 0 ms, got ${callOptions.timeout}`);
-    const parents = [callOptions.signal, context?.signal].filter((s) => s !== undefined);
-    const parent = parents.length > 1 ? AbortSignal.any(parents) : parents[0];
+    const signal =
+      callOptions.signal !== undefined && context !== undefined
+        ? AbortSignal.any([callOptions.signal, context.signal])
+        : (callOptions.signal ?? context?.signal);
     const what = `call to ${request.service}.${request.endpoint}`;
     const deadline = Date.now() + timeout;
-    const { signal, done } = deadlineSignal(parent, timeout);
-    try {
-      if (signal.aborted) throw abortError(signal, what);
-      const codec = codecs.get(callOptions.contentType);
-      const body = codec.encode(request.body);
-      const next =
-        callOptions.address === undefined
-          ? await selector.select(request.service, {
-              signal,
-              ...(callOptions.filters === undefined ? {} : { filters: callOptions.filters }),
-              ...(callOptions.strategy === undefined ? {} : { strategy: callOptions.strategy }),
-            })
-          : undefined;
-      for (let attempt = 0; ; attempt++) {
-        const node = next?.();
-        const address = node?.address ?? (callOptions.address as string);
-        let error: MicroError;
+    if (signal?.aborted) throw abortError(signal, what);
+    const codec = codecs.get(callOptions.contentType);
+    const body = byReference ? empty : codec.encode(request.body);
+    let next: Next | undefined;
+    if (callOptions.address === undefined) {
+      const selected = selector.select(request.service, {
+        ...(signal === undefined ? {} : { signal }),
+        ...(callOptions.filters === undefined ? {} : { filters: callOptions.filters }),
+        ...(callOptions.strategy === undefined ? {} : { strategy: callOptions.strategy }),
+      });
+      next = selected instanceof Promise ? await selected : selected;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const node = next?.();
+      const address = node?.address ?? (callOptions.address as string);
+      const left = deadline - Date.now();
+      let error: MicroError;
+      if (left <= 0)
+        error = new MicroError('deadline_exceeded', `${what} exceeded its deadline of ${timeout} ms`);
+      else {
         try {
-          const response = await transport.request(
-            address,
-            {
-              service: request.service,
-              endpoint: request.endpoint,
-              contentType: codec.contentType,
-              metadata: request.metadata,
-              timeout: Math.max(0, deadline - Date.now()),
-              body,
-            },
-            { signal },
-          );
+          const transportRequest: TransportRequest = {
+            service: request.service,
+            endpoint: request.endpoint,
+            contentType: codec.contentType,
+            metadata: request.metadata,
+            timeout: left,
+            body,
+          };
+          if (byReference) transportRequest.value = request.body;
+          const response = await transport.request(address, transportRequest, { signal, timeout: left });
           if (response.error === undefined) {
             if (node !== undefined) selector.mark(request.service, node);
-            return {
-              body: codecs.get(response.contentType).decode(response.body),
-              metadata: response.metadata,
-            };
+            const value =
+              'value' in response ? response.value : codecs.get(response.contentType).decode(response.body);
+            return { body: value, metadata: response.metadata };
           }
           error = fromWireError(response.error);
         } catch (err) {
-          error = signal.aborted ? abortError(signal, what) : toMicroError(err);
+          error = signal?.aborted ? abortError(signal, what) : toMicroError(err);
         }
-        if (node !== undefined) selector.mark(request.service, node, error);
-        if (attempt >= retries || !isRetryable(error) || signal.aborted) throw error;
-        await sleep(Math.min(backoff(attempt + 1), Math.max(0, deadline - Date.now())), signal);
       }
-    } finally {
-      done();
+      if (node !== undefined) selector.mark(request.service, node, error);
+      if (attempt >= retries || !isRetryable(error)) throw error;
+      const pause = Math.min(backoff(attempt + 1), deadline - Date.now());
+      if (pause <= 0) throw error;
+      await sleep(pause, signal);
     }
   };
 
@@ -200,13 +219,8 @@ export function createClient(options: ClientOptions): Client {
   return {
     selector,
     callWithMetadata,
-    async call<Res, Req>(
-      service: string,
-      endpoint: string,
-      request: Req,
-      callOptions?: CallOptions,
-    ): Promise<Res> {
-      return (await callWithMetadata<Res, Req>(service, endpoint, request, callOptions)).body;
+    call<Res, Req>(service: string, endpoint: string, request: Req, callOptions?: CallOptions): Promise<Res> {
+      return callWithMetadata<Res, Req>(service, endpoint, request, callOptions).then(bodyOf);
     },
     publish(topic, message, publishOptions = {}) {
       return publish(

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { abortError, deadlineSignal, raceSignal } from './abort.js';
+import { abortError } from './abort.js';
 import { MicroError, toMicroError } from './errors.js';
 import { checkSize } from './size.js';
+import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
   type Listener,
@@ -14,19 +15,26 @@ import {
 } from './transport.js';
 
 export interface MemoryTransportOptions {
-  /** Largest body accepted, in bytes. @default 4 MiB */
+  /** Largest encoded body accepted, in bytes (values passed by reference are not measured). @default 4 MiB */
   maxMessageSize?: number;
+  /**
+   * Pass request and response values by reference, skipping the codec, like a local function call. Set false
+   * to encode every message as a wire transport would (isolation between caller and handler). @default true
+   */
+  byReference?: boolean;
 }
 
 /** Every in-process listener, shared by all memory transports so separate services reach each other. */
 const listeners = new Map<string, TransportHandler>();
+const neverAborts = new AbortController().signal;
 
-/** In-process request/response: no sockets, no copies of the body. */
+/** In-process request/response: no sockets; values by reference unless `byReference: false`. */
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
   const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
   const own = new Set<string>();
   return {
     name: 'memory',
+    byReference: options.byReference ?? true,
     async listen(handler: TransportHandler, listenOptions: ListenOptions = {}): Promise<Listener> {
       const address = listenOptions.address ?? `memory://${randomUUID()}`;
       if (listeners.has(address)) throw new MicroError('already_exists', `address ${address} is in use`);
@@ -40,28 +48,61 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
         },
       };
     },
-    async request(
+    request(
       address: string,
       request: TransportRequest,
       opts: RequestOptions = {},
     ): Promise<TransportResponse> {
       const handler = listeners.get(address);
-      if (handler === undefined) throw new MicroError('unavailable', `no listener at ${address}`);
-      checkSize(request.body, maxSize, 'request');
-      const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
-      if (signal.aborted) throw abortError(signal, `request to ${request.service}.${request.endpoint}`);
+      if (handler === undefined)
+        return Promise.reject(new MicroError('unavailable', `no listener at ${address}`));
       try {
-        const pending = handler(request, signal).catch((err: unknown) => {
-          throw toMicroError(err);
-        });
-        const response = await (opts.signal === undefined && opts.timeout === undefined
-          ? pending
-          : raceSignal(pending, signal, `request to ${request.service}.${request.endpoint}`));
-        checkSize(response.body, maxSize, 'response');
-        return response;
-      } finally {
-        done();
+        checkSize(request.body, maxSize, 'request');
+      } catch (error) {
+        return Promise.reject(error);
       }
+      const { signal, timeout } = opts;
+      const what = `request to ${request.service}.${request.endpoint}`;
+      if (signal?.aborted) return Promise.reject(abortError(signal, what));
+      // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
+      const controller = signal === undefined ? undefined : new AbortController();
+      return new Promise<TransportResponse>((resolve, reject) => {
+        let settled = false;
+        const cancelTimer =
+          timeout === undefined
+            ? undefined
+            : atDeadline(Date.now() + timeout, () =>
+                fail(new MicroError('deadline_exceeded', `${what} exceeded its deadline of ${timeout} ms`)),
+              );
+        const onAbort = (): void => fail(abortError(signal as AbortSignal, what));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const finish = (): boolean => {
+          if (settled) return false;
+          settled = true;
+          cancelTimer?.();
+          signal?.removeEventListener('abort', onAbort);
+          return true;
+        };
+        function fail(error: MicroError): void {
+          if (!finish()) return;
+          controller?.abort(error);
+          reject(error);
+        }
+        handler(request, controller?.signal ?? neverAborts).then(
+          (response) => {
+            if (!finish()) return;
+            try {
+              checkSize(response.body, maxSize, 'response');
+              resolve(response);
+            } catch (error) {
+              reject(error);
+            }
+          },
+          (error: unknown) => {
+            if (finish()) reject(toMicroError(error));
+          },
+        );
+      });
     },
     async close() {
       for (const address of own) listeners.delete(address);

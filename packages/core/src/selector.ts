@@ -20,8 +20,11 @@ export interface SelectOptions {
 /** Chooses which node answers a call. The router package supplies smarter ones. */
 export interface Selector {
   readonly name: string;
-  /** `not_found` for an unknown service, `unavailable` when every node is filtered out or marked bad. */
-  select(service: string, options?: SelectOptions): Promise<Next>;
+  /**
+   * `not_found` for an unknown service, `unavailable` when every node is filtered out or marked bad. May answer
+   * synchronously when the nodes are cached.
+   */
+  select(service: string, options?: SelectOptions): Next | Promise<Next>;
   /** Reports the outcome of a call to `node`: a retryable error marks it bad for a while, success clears it. */
   mark(service: string, node: Node, error?: unknown): void;
   close(): Promise<void>;
@@ -75,6 +78,8 @@ export interface CachedSelectorOptions {
 
 interface CacheEntry {
   services: Service[];
+  /** Every node of every version, for the common unfiltered select. */
+  nodes: Node[];
   expires: number;
 }
 
@@ -122,41 +127,51 @@ export function cachedSelector(options: CachedSelectorOptions): Selector {
     version.nodes = version.nodes.filter((n) => !ids.has(n.id));
     if (event.type !== 'delete') version.nodes.push(...service.nodes);
     entry.services = entry.services.filter((s) => s.nodes.length > 0);
+    entry.nodes = entry.services.flatMap((s) => s.nodes);
   };
 
-  const lookup = async (name: string, signal: AbortSignal | undefined): Promise<Service[]> => {
+  const lookup = async (name: string, signal: AbortSignal | undefined): Promise<CacheEntry> => {
     const now = Date.now();
-    const hit = cache.get(name);
-    if (hit !== undefined && hit.expires > now) return hit.services;
+    checkServiceName(name);
     startWatch();
     const services = await registry.getService(name, signal === undefined ? {} : { signal });
-    cache.set(name, { services, expires: now + cacheTtl });
-    return services;
+    const entry = { services, nodes: services.flatMap((s) => s.nodes), expires: now + cacheTtl };
+    cache.set(name, entry);
+    return entry;
+  };
+
+  const pick = (service: string, entry: CacheEntry, selectOptions: SelectOptions): Next => {
+    let all = entry.nodes;
+    if (selectOptions.filters !== undefined && selectOptions.filters.length > 0) {
+      let services: readonly Service[] = entry.services;
+      for (const filter of selectOptions.filters) services = filter(services);
+      all = services.flatMap((s) => s.nodes);
+    }
+    const now = Date.now();
+    const healthy = bad.size === 0 ? all : all.filter((n) => (bad.get(n.id) ?? 0) <= now);
+    if (healthy.length === 0) {
+      throw new MicroError(
+        'unavailable',
+        all.length === 0
+          ? `no node of ${service} matches the filters`
+          : `no healthy node of ${service}: all ${all.length} marked bad`,
+        { details: { service, nodes: all.length } },
+      );
+    }
+    return (selectOptions.strategy ?? strategy)(healthy);
   };
 
   return {
     name: 'cache',
-    async select(service, selectOptions = {}) {
-      checkServiceName(service);
-      let services = await lookup(service, selectOptions.signal);
-      for (const filter of selectOptions.filters ?? []) services = filter(services);
-      const now = Date.now();
-      const all = services.flatMap((s) => s.nodes);
-      const healthy = all.filter((n) => (bad.get(n.id) ?? 0) <= now);
-      if (healthy.length === 0) {
-        throw new MicroError(
-          'unavailable',
-          all.length === 0
-            ? `no node of ${service} matches the filters`
-            : `no healthy node of ${service}: all ${all.length} marked bad`,
-          { details: { service, nodes: all.length } },
-        );
-      }
-      return (selectOptions.strategy ?? strategy)(healthy);
+    select(service, selectOptions = {}) {
+      const hit = cache.get(service);
+      if (hit !== undefined && hit.expires > Date.now()) return pick(service, hit, selectOptions);
+      return lookup(service, selectOptions.signal).then((entry) => pick(service, entry, selectOptions));
     },
     mark(_service, node, error) {
-      if (error === undefined) bad.delete(node.id);
-      else if (isRetryable(error)) bad.set(node.id, Date.now() + badNodeTimeout);
+      if (error === undefined) {
+        if (bad.size > 0) bad.delete(node.id);
+      } else if (isRetryable(error)) bad.set(node.id, Date.now() + badNodeTimeout);
     },
     async close() {
       watching.abort();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { abortError, raceSignal } from './abort.js';
+import { sleep } from './abort.js';
 import type { Broker, BrokerMessage, Subscription } from './broker.js';
 import { type Codec, Codecs } from './codec.js';
 import { type CallContext, runWithContext } from './context.js';
@@ -7,8 +7,11 @@ import { invalidArgument, MicroError, toMicroError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import { checkEndpointName, checkQueue, checkServiceName, checkTopic } from './names.js';
 import type { Registry, Service } from './registry.js';
+import { type InFlight, ServerContext } from './server-context.js';
 import type { Listener, Transport, TransportRequest, TransportResponse } from './transport.js';
 import { errorResponse } from './wire.js';
+
+const empty = new Uint8Array(0);
 
 /** Serves one endpoint: gets the decoded request and the call context, returns the response. */
 export type Handler = (request: unknown, context: CallContext) => Promise<unknown>;
@@ -91,7 +94,7 @@ export function createServer(options: ServerOptions): Server {
   const handlers = new Map<string, { handler: Handler; metadata: Record<string, string> }>();
   const subscribers: { topic: string; queue: string | undefined; handler: SubscriberHandler }[] = [];
   const subscriptions: Subscription[] = [];
-  const inFlight = new Set<Promise<unknown>>();
+  const inFlight = new Set<InFlight>();
   const killer = new AbortController();
   let listener: Listener | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -105,60 +108,82 @@ export function createServer(options: ServerOptions): Server {
     nodes: [{ id, address: listener?.address ?? '', metadata: { ...options.metadata } }],
   });
 
-  const serve = async (
-    request: TransportRequest,
-    transportSignal: AbortSignal,
-  ): Promise<TransportResponse> => {
-    if (state !== 'running')
-      return errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`));
+  const serve = (request: TransportRequest, transportSignal: AbortSignal): Promise<TransportResponse> => {
+    if (state !== 'running') {
+      return Promise.resolve(
+        errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`)),
+      );
+    }
     if (request.service !== name) {
-      return errorResponse(
-        new MicroError('not_found', `service ${request.service} is not served at ${listener?.address}`),
+      return Promise.resolve(
+        errorResponse(
+          new MicroError('not_found', `service ${request.service} is not served at ${listener?.address}`),
+        ),
       );
     }
     const entry = handlers.get(request.endpoint);
     if (entry === undefined) {
-      return errorResponse(
-        new MicroError(
-          'unimplemented',
-          `service ${name} has no endpoint ${JSON.stringify(request.endpoint)}`,
-          {
-            details: { endpoint: request.endpoint },
-          },
+      return Promise.resolve(
+        errorResponse(
+          new MicroError(
+            'unimplemented',
+            `service ${name} has no endpoint ${JSON.stringify(request.endpoint)}`,
+            {
+              details: { endpoint: request.endpoint },
+            },
+          ),
         ),
       );
     }
-    const signals = [transportSignal, killer.signal];
-    if (request.timeout !== undefined) signals.push(AbortSignal.timeout(Math.max(1, request.timeout)));
-    const signal = AbortSignal.any(signals);
-    const work = (async (): Promise<TransportResponse> => {
-      const codec = codecs.get(request.contentType);
-      const body = codec.decode(request.body);
-      const context: CallContext = {
-        service: name,
-        endpoint: request.endpoint,
-        contentType: codec.contentType,
-        metadata: request.metadata,
-        deadline: request.timeout === undefined ? undefined : Date.now() + request.timeout,
-        signal,
-        responseMetadata: {},
+    return new Promise<TransportResponse>((resolve) => {
+      const call: InFlight = { resolve, controller: undefined };
+      inFlight.add(call);
+      const done = (response: TransportResponse): void => {
+        if (inFlight.delete(call)) resolve(response);
       };
-      const result = await runWithContext(context, () => entry.handler(body, context));
-      return {
-        contentType: codec.contentType,
-        metadata: context.responseMetadata,
-        body: codec.encode(result),
-      };
-    })();
-    inFlight.add(work);
-    try {
-      return await raceSignal(work, killer.signal, `call to ${name}.${request.endpoint}`);
-    } catch (err) {
-      return errorResponse(killer.signal.aborted ? abortError(killer.signal, 'call') : toMicroError(err));
-    } finally {
-      inFlight.delete(work);
-      work.catch(() => undefined);
-    }
+      try {
+        const byReference = 'value' in request;
+        const codec = codecs.get(request.contentType);
+        const body = byReference ? request.value : codec.decode(request.body);
+        const context = new ServerContext(
+          name,
+          request,
+          codec.contentType,
+          transportSignal,
+          killer.signal,
+          call,
+        );
+        runWithContext(context, () => entry.handler(body, context)).then(
+          (result) => {
+            context.release();
+            if (byReference) {
+              done({
+                contentType: codec.contentType,
+                metadata: context.responseMetadata,
+                body: empty,
+                value: result,
+              });
+              return;
+            }
+            try {
+              done({
+                contentType: codec.contentType,
+                metadata: context.responseMetadata,
+                body: codec.encode(result),
+              });
+            } catch (err) {
+              done(errorResponse(toMicroError(err)));
+            }
+          },
+          (err: unknown) => {
+            context.release();
+            done(errorResponse(toMicroError(err)));
+          },
+        );
+      } catch (err) {
+        done(errorResponse(toMicroError(err)));
+      }
+    });
   };
 
   const register = async (): Promise<void> => {
@@ -238,17 +263,15 @@ export function createServer(options: ServerOptions): Server {
       if (heartbeat !== undefined) clearInterval(heartbeat);
       if (listener !== undefined) await options.registry.deregister(describe()).catch(onError);
       await Promise.all(subscriptions.map((s) => s.unsubscribe().catch(onError)));
-      if (inFlight.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...inFlight]),
-          new Promise((resolve) => {
-            timer = setTimeout(resolve, grace);
-          }),
-        ]);
-        clearTimeout(timer);
+      const deadline = Date.now() + grace;
+      while (inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
+      const reason = new MicroError('unavailable', `server ${name} stopped before the call finished`);
+      killer.abort(reason);
+      for (const call of [...inFlight]) {
+        inFlight.delete(call);
+        call.controller?.abort(reason);
+        call.resolve(errorResponse(reason));
       }
-      killer.abort(new MicroError('unavailable', `server ${name} stopped before the call finished`));
       await listener?.close();
       state = 'stopped';
     },

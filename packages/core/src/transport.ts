@@ -13,6 +13,11 @@ export interface TransportRequest {
   /** Milliseconds the caller still waits; the server turns it into the handler's deadline. */
   timeout?: number | undefined;
   body: Uint8Array;
+  /**
+   * The request value itself, set instead of an encoded body when the transport is `byReference` (in-process):
+   * the server then skips decoding, like a local function call.
+   */
+  value?: unknown;
 }
 
 /** A response as it crosses a transport; `error` set means the handler failed. */
@@ -21,6 +26,8 @@ export interface TransportResponse {
   metadata: Metadata;
   body: Uint8Array;
   error?: WireError | undefined;
+  /** The response value itself, for a request that was sent by reference. */
+  value?: unknown;
 }
 
 /** Serves one request; `signal` aborts when the caller goes away or the listener closes. */
@@ -49,6 +56,8 @@ export interface ListenOptions {
  */
 export interface Transport {
   readonly name: string;
+  /** True for in-process transports that pass values by reference instead of encoded bodies. */
+  readonly byReference?: boolean;
   listen(handler: TransportHandler, options?: ListenOptions): Promise<Listener>;
   request(address: string, request: TransportRequest, options?: RequestOptions): Promise<TransportResponse>;
   close(): Promise<void>;

@@ -1,0 +1,82 @@
+import type { CallContext } from './context.js';
+import { MicroError } from './errors.js';
+import type { Metadata } from './metadata.js';
+import { atDeadline } from './timer-wheel.js';
+import type { TransportRequest, TransportResponse } from './transport.js';
+
+/** A call being served: how to answer it early, and its abort controller once a handler asked for a signal. */
+export interface InFlight {
+  resolve: (response: TransportResponse) => void;
+  controller: AbortController | undefined;
+}
+
+/**
+ * The CallContext a server gives its handlers. The signal is made on first use only: most handlers never
+ * look at it, and linking signals costs more than the rest of an in-process call.
+ */
+export class ServerContext implements CallContext {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly contentType: string;
+  readonly metadata: Metadata;
+  readonly deadline: number | undefined;
+  readonly responseMetadata: Metadata = {};
+  readonly #transportSignal: AbortSignal;
+  readonly #killSignal: AbortSignal;
+  readonly #call: InFlight;
+  #cleanup: (() => void) | undefined;
+
+  constructor(
+    service: string,
+    request: TransportRequest,
+    contentType: string,
+    transportSignal: AbortSignal,
+    killSignal: AbortSignal,
+    call: InFlight,
+  ) {
+    this.service = service;
+    this.endpoint = request.endpoint;
+    this.contentType = contentType;
+    this.metadata = request.metadata;
+    this.deadline = request.timeout === undefined ? undefined : Date.now() + request.timeout;
+    this.#transportSignal = transportSignal;
+    this.#killSignal = killSignal;
+    this.#call = call;
+  }
+
+  get signal(): AbortSignal {
+    const existing = this.#call.controller;
+    if (existing !== undefined) return existing.signal;
+    const controller = new AbortController();
+    this.#call.controller = controller;
+    const abort = (reason: unknown): void => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    for (const parent of [this.#transportSignal, this.#killSignal]) {
+      if (parent.aborted) abort(parent.reason);
+    }
+    if (controller.signal.aborted) return controller.signal;
+    const onTransport = (): void => abort(this.#transportSignal.reason);
+    const onKill = (): void => abort(this.#killSignal.reason);
+    this.#transportSignal.addEventListener('abort', onTransport, { once: true });
+    this.#killSignal.addEventListener('abort', onKill, { once: true });
+    const cancelDeadline =
+      this.deadline === undefined
+        ? undefined
+        : atDeadline(this.deadline, () =>
+            abort(new MicroError('deadline_exceeded', `deadline of ${this.service}.${this.endpoint} passed`)),
+          );
+    this.#cleanup = () => {
+      this.#transportSignal.removeEventListener('abort', onTransport);
+      this.#killSignal.removeEventListener('abort', onKill);
+      cancelDeadline?.();
+    };
+    return controller.signal;
+  }
+
+  /** Drops the links to the parent signals once the call is answered. */
+  release(): void {
+    this.#cleanup?.();
+    this.#cleanup = undefined;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Many deadlines on one timer: callbacks are grouped in 5 ms slots and a single `setTimeout` waits for the
+ * earliest slot. Adding and cancelling a deadline costs a Set operation instead of a timer of its own, and the
+ * timer keeps the process alive only while some deadline is pending.
+ */
+const resolution = 5;
+const slots = new Map<number, Set<() => void>>();
+let timer: NodeJS.Timeout | undefined;
+let armedSlot = Number.POSITIVE_INFINITY;
+let pending = 0;
+
+/** Calls `callback` once `at` (epoch ms) has passed, up to one slot late; returns a cancel function. */
+export function atDeadline(at: number, callback: () => void): () => void {
+  const slot = Math.ceil(at / resolution);
+  let set = slots.get(slot);
+  if (set === undefined) {
+    set = new Set();
+    slots.set(slot, set);
+  }
+  set.add(callback);
+  if (pending++ === 0) timer?.ref();
+  if (slot < armedSlot) arm(slot);
+  const owner = set;
+  return () => {
+    if (owner.delete(callback) && --pending === 0) timer?.unref();
+  };
+}
+
+function arm(slot: number): void {
+  if (timer !== undefined) clearTimeout(timer);
+  armedSlot = slot;
+  timer = setTimeout(fire, Math.max(0, slot * resolution - Date.now()));
+  if (pending === 0) timer.unref();
+}
+
+function fire(): void {
+  timer = undefined;
+  armedSlot = Number.POSITIVE_INFINITY;
+  const now = Date.now();
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const [slot, set] of slots) {
+    if (slot * resolution <= now) {
+      slots.delete(slot);
+      pending -= set.size;
+      for (const callback of set) callback();
+    } else if (set.size === 0) slots.delete(slot);
+    else if (slot < earliest) earliest = slot;
+  }
+  if (earliest !== Number.POSITIVE_INFINITY) arm(earliest);
+}
