@@ -1,0 +1,186 @@
+import { invalidArgument, isMicroError, MicroError } from '@micro-os/core';
+import pg from 'pg';
+import { alreadyExists, createDB, notFound, versionMismatch } from './create-db.js';
+import type { DB, DBRecord, JsonValue, Metadata } from './db.js';
+
+export interface PostgresDBOptions {
+  /** A ready pg pool; it is used as is and left open by `close()`. */
+  pool?: pg.Pool;
+  /** Connect lazily to this URL instead (the DB owns and ends the pool). */
+  url?: string;
+  /** Table of the records, created with its indexes on first use. @default "micro_db_records" */
+  table?: string;
+  /** Connect and query timeout of an owned pool, in ms. @default 5000 */
+  timeout?: number;
+  /** Connections in an owned pool. @default 10 */
+  poolSize?: number;
+}
+
+interface Row {
+  id: string;
+  created: string;
+  updated: string;
+  version: string;
+  metadata: Metadata;
+  data: JsonValue;
+}
+
+/** Server time in epoch milliseconds, from the server clock so that every process agrees. */
+const nowMs = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint';
+const columns = 'id, created, updated, version, metadata, data';
+const orderColumns = { created: 'created', updated: 'updated', id: 'id' } as const;
+
+/**
+ * A DB on Postgres: one table, metadata in jsonb with a GIN (jsonb_path_ops) index that `metadata @> $1`
+ * searches use, data as json (kept byte for byte), optimistic updates by version.
+ */
+export function postgresDB(options: PostgresDBOptions): DB {
+  const { pool: given, url } = options;
+  if ((given === undefined) === (url === undefined)) {
+    throw invalidArgument('postgresDB needs exactly one of { pool } or { url }');
+  }
+  const table = options.table ?? 'micro_db_records';
+  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table)) {
+    throw invalidArgument(`postgresDB table must match [a-z_][a-z0-9_]{0,50}, got ${JSON.stringify(table)}`);
+  }
+  const timeout = options.timeout ?? 5000;
+  if (!(Number.isFinite(timeout) && timeout > 0))
+    throw invalidArgument(`postgresDB timeout must be > 0, got ${timeout}`);
+  const pool =
+    given ??
+    new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
+    });
+  // An idle connection that dies emits 'error' on the pool; the pool drops it and the next query reconnects.
+  if (given === undefined) pool.on('error', () => undefined);
+  const t = `"${table}"`;
+
+  let ready: Promise<void> | undefined;
+  const migrate = async (): Promise<void> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`micro-os:db:${table}`]);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t} (
+        id text COLLATE "C" PRIMARY KEY,
+        created bigint NOT NULL,
+        updated bigint NOT NULL,
+        version bigint NOT NULL,
+        metadata jsonb NOT NULL,
+        data json NOT NULL
+      )`);
+      await client.query(
+        `CREATE INDEX IF NOT EXISTS "${table}_metadata" ON ${t} USING GIN (metadata jsonb_path_ops)`,
+      );
+      await client.query(`CREATE INDEX IF NOT EXISTS "${table}_created" ON ${t} (created, id)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS "${table}_updated" ON ${t} (updated, id)`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+  const query = async (what: string, text: string, values: unknown[]): Promise<Row[]> => {
+    try {
+      ready ??= migrate().catch((err: unknown) => {
+        ready = undefined;
+        throw err;
+      });
+      await ready;
+      return (await pool.query<Row>(text, values)).rows;
+    } catch (err) {
+      throw failure(err, what);
+    }
+  };
+  const record = (row: Row): DBRecord => ({
+    id: row.id,
+    created: Number(row.created),
+    updated: Number(row.updated),
+    version: Number(row.version),
+    metadata: row.metadata,
+    data: row.data,
+  });
+  let closed = false;
+
+  return createDB({
+    name: 'postgres',
+    async create({ id, metadata, data }) {
+      const rows = await query(
+        'create',
+        `INSERT INTO ${t} (id, created, updated, version, metadata, data)
+         SELECT $1, now_ms, now_ms, 1, $2::jsonb, $3::json FROM (SELECT ${nowMs} AS now_ms) AS clock
+         ON CONFLICT (id) DO NOTHING RETURNING ${columns}`,
+        [id, JSON.stringify(metadata), JSON.stringify(data)],
+      );
+      if (rows[0] === undefined) throw alreadyExists(id);
+      return record(rows[0]);
+    },
+    async read(id) {
+      const rows = await query('read', `SELECT ${columns} FROM ${t} WHERE id = $1`, [id]);
+      if (rows[0] === undefined) throw notFound(id);
+      return record(rows[0]);
+    },
+    async update({ id, version, metadata, data }) {
+      const rows = await query(
+        'update',
+        `UPDATE ${t} SET version = version + 1, updated = greatest(${nowMs}, updated),
+           metadata = coalesce($3::jsonb, metadata), data = coalesce($4::json, data)
+         WHERE id = $1 AND version = $2 RETURNING ${columns}`,
+        [
+          id,
+          version,
+          metadata === undefined ? null : JSON.stringify(metadata),
+          data === undefined ? null : JSON.stringify(data),
+        ],
+      );
+      if (rows[0] !== undefined) return record(rows[0]);
+      const current = await query('update', `SELECT version FROM ${t} WHERE id = $1`, [id]);
+      if (current[0] === undefined) throw notFound(id);
+      throw versionMismatch(id, version, Number(current[0].version));
+    },
+    async delete(id) {
+      const rows = await query('delete', `DELETE FROM ${t} WHERE id = $1 RETURNING id`, [id]);
+      if (rows.length === 0) throw notFound(id);
+    },
+    async search({ metadata, limit, offset, orderBy, descending }) {
+      const direction = descending ? 'DESC' : 'ASC';
+      const order =
+        orderBy === 'id' ? `id ${direction}` : `${orderColumns[orderBy]} ${direction}, id ${direction}`;
+      const filter = Object.keys(metadata).length === 0 ? '' : 'WHERE metadata @> $3::jsonb';
+      const values: unknown[] = [limit, offset];
+      if (filter !== '') values.push(JSON.stringify(metadata));
+      const rows = await query(
+        'search',
+        `SELECT ${columns} FROM ${t} ${filter} ORDER BY ${order} LIMIT $1 OFFSET $2`,
+        values,
+      );
+      return rows.map(record);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (given === undefined) await pool.end();
+    },
+  });
+}
+
+const unavailableClasses = ['08', '53', '57'];
+
+function failure(err: unknown, what: string): MicroError {
+  if (isMicroError(err)) return err;
+  const sqlState = (err as { code?: unknown } | null)?.code;
+  const statement =
+    typeof sqlState === 'string' &&
+    /^[0-9A-Z]{5}$/.test(sqlState) &&
+    !unavailableClasses.includes(sqlState.slice(0, 2));
+  const message = err instanceof Error ? err.message : String(err);
+  return new MicroError(statement ? 'internal' : 'unavailable', `postgres db ${what} failed: ${message}`, {
+    cause: err,
+    details: typeof sqlState === 'string' ? { sqlState } : {},
+  });
+}
