@@ -1,0 +1,405 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  checkServiceName,
+  invalidArgument,
+  isMicroError,
+  MicroError,
+  type Next,
+  type Node,
+  type Registry,
+  type SelectOptions,
+  type Selector,
+  type Service,
+} from '@micro-os/core';
+import { AttemptNode } from './attempt.js';
+import { type BreakerOptions, type BreakerState, breakerSettings } from './breaker.js';
+import { type EjectionOptions, ejectionSettings } from './ejection.js';
+import { Fleet, type FleetOptions, type FleetReport } from './fleet.js';
+import { labelFilter } from './labels.js';
+import { NodeState, type RemoteView } from './node-state.js';
+import { ServiceCache } from './service-cache.js';
+import { checkSplit, type Split, SplitChooser, splitValue } from './split.js';
+import { type Pick, picks, type StrategyName, strategyNames } from './strategies.js';
+
+export interface RouterOptions {
+  registry: Registry;
+  /** How a node is picked among the healthy candidates. @default 'p2c-ewma' */
+  strategy?: StrategyName;
+  /** Per-node circuit breaker; `false` turns it off. @default { errorRate: 0.5, minCalls: 10, coolDown: 5000, window: 10000 } */
+  breaker?: BreakerOptions | false;
+  /** Outlier ejection; `false` turns it off. @default { consecutiveFailures: 5, baseTime: 30000, maxTime: 300000, maxPercent: 50 } */
+  ejection?: EjectionOptions | false;
+  /** Labels every call of this router must match (call metadata `x-micro-label-*` adds more). @default {} */
+  labels?: Record<string, string>;
+  /** Weighted splits per service name, for A/B tests and canaries. @default {} */
+  splits?: Record<string, Split>;
+  /** Share stats with the other routers of the fleet over a broker. @default not shared */
+  fleet?: FleetOptions;
+  /** Weight of a new latency sample in the EWMA, 0 < alpha <= 1. @default 0.3 */
+  ewmaAlpha?: number;
+  /** Milliseconds over which an idle node's latency EWMA decays by a factor e, so slow nodes get retried. @default 10000 */
+  latencyDecay?: number;
+  /** Milliseconds a registry lookup is trusted without a watch event. @default 60000 */
+  cacheTtl?: number;
+  /** Which call errors count against a node. @default unavailable, resource_exhausted, deadline_exceeded, internal and non-MicroErrors */
+  isFailure?: (error: unknown) => boolean;
+  /** Called with background errors (fleet publication). @default console.error */
+  onError?: (error: unknown) => void;
+}
+
+/** What `stats()` reports about one node. */
+export interface NodeStats {
+  service: string;
+  node: string;
+  address: string;
+  calls: number;
+  failures: number;
+  outstanding: number;
+  /** Local latency EWMA, ms (0 before the first sample). */
+  latency: number;
+  breaker: BreakerState | 'disabled';
+  /** Milliseconds the node stays ejected; absent when it is not ejected. */
+  ejectedFor?: number;
+  /** The fleet-wide view this router routes on. */
+  fleet: { latency: number; outstanding: number; sources: number };
+}
+
+export interface RouterStats {
+  /** This router's id in fleet reports. */
+  source: string;
+  nodes: NodeStats[];
+}
+
+/** A core Selector that load-balances, breaks circuits, ejects outliers and routes by label and weight. */
+export interface Router extends Selector {
+  /** This router's id in fleet reports. */
+  readonly id: string;
+  /** Records the outcome of a call made without this router's `Next` (duration in ms, or undefined when unknown). */
+  record(request: { service: string }, node: Node, duration: number | undefined, error?: unknown): void;
+  stats(): RouterStats;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const failureCodes = new Set(['unavailable', 'resource_exhausted', 'deadline_exceeded', 'internal']);
+
+/** The default failure rule: transport, overload, timeout and internal errors count; caller aborts and application errors do not. */
+export function isNodeFailure(error: unknown): boolean {
+  if (error === undefined) return false;
+  if (isMicroError(error)) return failureCodes.has(error.code);
+  return true;
+}
+
+interface Route {
+  /** The registry answer the states were built from. */
+  services: Service[];
+  states: NodeState[];
+  /** Calls so far, for round-robin. */
+  turn: number;
+  usedAt: number;
+}
+
+const now = (): number => performance.now();
+
+/**
+ * The router selector. Latency is measured without a wrapper: every node `Next` hands out is a fresh copy,
+ * and core's client passes that same object back to `mark()` after the attempt, so `mark()` knows when the
+ * attempt started. Outcomes of calls made another way are reported with `record()`.
+ */
+export function routerSelector(options: RouterOptions): Router {
+  const { registry } = options;
+  if (registry === undefined || typeof registry.getService !== 'function')
+    throw invalidArgument('registry is required');
+  const strategy = options.strategy ?? 'p2c-ewma';
+  if (!strategyNames.includes(strategy))
+    throw invalidArgument(`strategy must be one of ${strategyNames.join(', ')}, got ${String(strategy)}`, {
+      strategy,
+    });
+  const pick: Pick = picks[strategy];
+  const breaker = options.breaker === false ? undefined : breakerSettings(options.breaker);
+  const ejection = ejectionSettings(options.ejection);
+  const alpha = options.ewmaAlpha ?? 0.3;
+  if (!(alpha > 0 && alpha <= 1)) throw invalidArgument(`ewmaAlpha must be > 0 and <= 1, got ${alpha}`);
+  const decay = options.latencyDecay ?? 10_000;
+  if (!(decay > 0)) throw invalidArgument(`latencyDecay must be > 0 ms, got ${decay}`);
+  const cacheTtl = options.cacheTtl ?? 60_000;
+  if (!(cacheTtl > 0)) throw invalidArgument(`cacheTtl must be > 0 ms, got ${cacheTtl}`);
+  const isFailure = options.isFailure ?? isNodeFailure;
+  const onError = options.onError ?? ((error: unknown) => console.error('micro-os router:', error));
+  const splits = new Map<string, SplitChooser>();
+  for (const [service, split] of Object.entries(options.splits ?? {}))
+    splits.set(checkServiceName(service), new SplitChooser(checkSplit(service, split)));
+  const staticLabels = options.labels ?? {};
+  for (const [key, value] of Object.entries(staticLabels))
+    if (typeof value !== 'string') throw invalidArgument(`labels.${key} must be a string, got ${value}`);
+  const staticFilter = Object.keys(staticLabels).length > 0 ? labelFilter(staticLabels) : undefined;
+
+  const id = randomUUID();
+  const cache = new ServiceCache(registry, cacheTtl);
+  const states = new Map<string, NodeState>();
+  const routes = new Map<string, Route>();
+  let closed = false;
+
+  const stateOf = (service: string, node: Node, at: number): NodeState => {
+    let state = states.get(node.id);
+    if (state === undefined) {
+      state = new NodeState(service, node, at, breaker, ejection);
+      state.remote = fleet?.view.get(node.id);
+      states.set(node.id, state);
+    } else {
+      state.node = node;
+      state.lastSeen = at;
+    }
+    return state;
+  };
+
+  const outcome = (state: NodeState, duration: number | undefined, error: unknown, at: number): void => {
+    state.calls++;
+    const aborted = isMicroError(error, 'aborted');
+    const failure = !aborted && isFailure(error);
+    if (failure) state.failures++;
+    if (duration !== undefined && !aborted && duration >= 0) state.sample(duration, alpha, at);
+    if (aborted) return;
+    state.breaker?.record(at, failure);
+    if (state.ejection?.record(failure) && ejection !== undefined) {
+      let total = 0;
+      let out = 0;
+      for (const s of states.values()) {
+        if (s.service !== state.service) continue;
+        total++;
+        if (s.ejection?.ejected(at)) out++;
+      }
+      if (out === 0 || ((out + 1) / total) * 100 <= ejection.maxPercent) state.ejection.eject(at);
+    }
+  };
+
+  const unavailable = (service: string, all: number, reason: string): MicroError =>
+    new MicroError('unavailable', `no available node of ${service}: ${reason}`, {
+      details: { service, nodes: all },
+    });
+
+  /** Sorts the nodes into candidates; throws unavailable when every node is open or ejected. */
+  const candidatesOf = (service: string, services: readonly Service[], at: number): NodeState[] => {
+    const chooser = splits.get(service);
+    const all: NodeState[] = [];
+    const groups = chooser === undefined ? undefined : new Map<string, NodeState[]>();
+    for (const s of services) {
+      for (const node of s.nodes) {
+        const state = stateOf(service, node, at);
+        if (!state.available(at)) continue;
+        if (groups === undefined) {
+          all.push(state);
+          continue;
+        }
+        const value = splitValue((chooser as SplitChooser).split.by, s, node);
+        const group = groups.get(value);
+        if (group === undefined) groups.set(value, [state]);
+        else group.push(state);
+      }
+    }
+    if (groups !== undefined && groups.size > 0)
+      return groups.get((chooser as SplitChooser).choose([...groups.keys()])) as NodeState[];
+    if (all.length > 0) return all;
+    throw noCandidate(service, services, at);
+  };
+
+  const noCandidate = (service: string, services: readonly Service[], at: number): MicroError => {
+    let total = 0;
+    let ejected = 0;
+    for (const s of services)
+      for (const node of s.nodes) {
+        total++;
+        if (states.get(node.id)?.ejection?.ejected(at)) ejected++;
+      }
+    return unavailable(
+      service,
+      total,
+      total === 0
+        ? 'no node matches the filters and labels'
+        : `${total - ejected} of ${total} behind an open circuit breaker, ${ejected} ejected`,
+    );
+  };
+
+  /** The fast path: no filters, labels or split; the node states are kept per registry answer. */
+  const routeOf = (service: string, services: Service[], at: number): Route => {
+    let route = routes.get(service);
+    if (route === undefined || route.services !== services) {
+      const nodeStates: NodeState[] = [];
+      for (const s of services) for (const node of s.nodes) nodeStates.push(stateOf(service, node, at));
+      route = { services, states: nodeStates, turn: route?.turn ?? 0, usedAt: at };
+      routes.set(service, route);
+    }
+    route.usedAt = at;
+    return route;
+  };
+
+  const begin = (state: NodeState, at: number): Node => {
+    state.outstanding++;
+    return new AttemptNode(state, at);
+  };
+
+  const nextOf = (service: string, candidates: readonly NodeState[], turn: number): Next => {
+    let tried: NodeState[] | undefined;
+    return () => {
+      const at = now();
+      let left = candidates as NodeState[];
+      let copied = false;
+      if (tried !== undefined) {
+        const done = tried;
+        left = candidates.filter((c) => !done.includes(c) && c.available(at));
+        if (left.length === 0) left = candidates.filter((c) => c.available(at));
+        copied = true;
+      }
+      while (left.length > 0) {
+        const i = pick(left, turn + (tried?.length ?? 0), at, decay);
+        const state = left[i] as NodeState;
+        if (state.acquire(at)) {
+          tried ??= [];
+          tried.push(state);
+          return begin(state, at);
+        }
+        if (!copied) {
+          left = [...left];
+          copied = true;
+        }
+        left.splice(i, 1);
+      }
+      throw unavailable(service, candidates.length, 'every candidate became unavailable during the call');
+    };
+  };
+
+  /** Picks the candidates of one call from the registry's answer and hands out its `Next`. */
+  const choose = (service: string, registered: Service[], selectOptions: SelectOptions): Next => {
+    let services = registered;
+    const at = now();
+    const filters = selectOptions.filters;
+    let candidates: NodeState[];
+    let turn: number;
+    if (
+      staticFilter === undefined &&
+      (filters === undefined || filters.length === 0) &&
+      !splits.has(service)
+    ) {
+      const route = routeOf(service, services, at);
+      turn = route.turn++;
+      candidates = route.states;
+      for (let i = 0; i < candidates.length; i++) {
+        if ((candidates[i] as NodeState).available(at)) continue;
+        candidates = candidates.filter((c) => c.available(at));
+        if (candidates.length === 0) throw noCandidate(service, services, at);
+        break;
+      }
+    } else {
+      if (staticFilter !== undefined) services = staticFilter(services);
+      if (filters !== undefined) for (const f of filters) services = f(services);
+      candidates = candidatesOf(service, services, at);
+      turn = routeOf(service, services, at).turn++;
+    }
+    if (selectOptions.strategy !== undefined) {
+      const ordered = selectOptions.strategy(candidates.map((c) => c.node));
+      const byId = new Map(candidates.map((c) => [c.node.id, c]));
+      return () => {
+        const node = ordered();
+        const state = byId.get(node.id);
+        return state === undefined ? node : begin(state, now());
+      };
+    }
+    return nextOf(service, candidates, turn);
+  };
+
+  const router: Router = {
+    name: 'router',
+    id,
+    select(service: string, selectOptions: SelectOptions = {}): Next | Promise<Next> {
+      if (closed) throw new MicroError('failed_precondition', 'the router is closed');
+      const cached = cache.peek(service, Date.now());
+      if (cached !== undefined) return choose(service, cached, selectOptions);
+      checkServiceName(service);
+      return cache
+        .lookup(service, selectOptions.signal)
+        .then((services) => choose(service, services, selectOptions));
+    },
+    mark(service, node, error) {
+      const attempt = AttemptNode.finish(node);
+      const at = now();
+      if (attempt !== undefined) {
+        attempt.state.outstanding--;
+        outcome(attempt.state, at - attempt.start, error, at);
+        return;
+      }
+      outcome(stateOf(service, node, at), undefined, error, at);
+    },
+    record(request, node, duration, error) {
+      checkServiceName(request.service);
+      if (duration !== undefined && !(duration >= 0))
+        throw invalidArgument(`duration must be >= 0 ms, got ${duration}`, { duration });
+      const at = now();
+      outcome(stateOf(request.service, node, at), duration, error, at);
+    },
+    stats() {
+      const at = now();
+      const nodes: NodeStats[] = [];
+      for (const s of states.values()) {
+        const entry: NodeStats = {
+          service: s.service,
+          node: s.node.id,
+          address: s.node.address,
+          calls: s.calls,
+          failures: s.failures,
+          outstanding: s.outstanding,
+          latency: s.latency,
+          breaker: s.breaker?.state(at) ?? 'disabled',
+          fleet: {
+            latency: s.fleetLatency(at, decay),
+            outstanding: s.fleetOutstanding(),
+            sources: s.remote?.sources ?? 0,
+          },
+        };
+        if (s.ejection?.ejected(at)) entry.ejectedFor = s.ejection.until - at;
+        nodes.push(entry);
+      }
+      return { source: id, nodes };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweeper);
+      cache.close();
+      await fleet?.close();
+    },
+    async [Symbol.asyncDispose]() {
+      await router.close();
+    },
+  };
+
+  const report = (): FleetReport => ({
+    source: id,
+    nodes: [...states.values()].map((s) => ({
+      service: s.service,
+      id: s.node.id,
+      latency: s.latency,
+      outstanding: s.outstanding,
+      calls: s.calls,
+      failures: s.failures,
+    })),
+  });
+  const applyView = (view: ReadonlyMap<string, RemoteView>): void => {
+    for (const s of states.values()) s.remote = view.get(s.node.id);
+  };
+  const fleet =
+    options.fleet === undefined ? undefined : new Fleet(options.fleet, id, report, applyView, onError);
+
+  // Services not called and nodes not seen for ten minutes (with nothing in flight) are forgotten.
+  const sweeper = setInterval(() => {
+    const at = now();
+    const oldest = at - 600_000;
+    for (const [service, route] of routes) {
+      if (route.usedAt < oldest) routes.delete(service);
+      else for (const s of route.states) s.lastSeen = at;
+    }
+    for (const [key, s] of states) if (s.lastSeen < oldest && s.outstanding === 0) states.delete(key);
+  }, 60_000);
+  sweeper.unref();
+
+  return router;
+}
