@@ -1,0 +1,495 @@
+import {
+  Agent,
+  type ClientRequest,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { abortError } from './abort.js';
+import { invalidArgument, MicroError, toMicroError } from './errors.js';
+import { checkSize } from './size.js';
+import {
+  defaultMaxMessageSize,
+  type Listener,
+  type ListenOptions,
+  type RequestOptions,
+  type Transport,
+  type TransportHandler,
+  type TransportRequest,
+  type TransportResponse,
+} from './transport.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, errorResponse } from './wire.js';
+
+export interface HttpTransportOptions {
+  /** Interface the listener binds. @default '127.0.0.1' */
+  host?: string;
+  /** Port the listener binds; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Largest message body accepted, in bytes. @default 4 MiB */
+  maxMessageSize?: number;
+  /** Keep-alive agent for outgoing requests; a given agent is left open on close. @default a keep-alive Agent of the transport's own */
+  agent?: Agent;
+  /** Sockets per peer address of the transport's own agent. @default 64 */
+  maxSockets?: number;
+}
+
+/** The path every request is POSTed to, and the content type of its frames. */
+export const rpcPath = '/micro/rpc';
+export const frameContentType = 'application/x-micro-frame';
+
+/** Room the frame header gets on top of the body limit. */
+const headerAllowance = 64 * 1024;
+
+interface Target {
+  host: string;
+  port: number;
+}
+
+/**
+ * Request/response over node:http with a keep-alive agent: each request is one POST of a wire frame to
+ * `/micro/rpc`. The listener's address is `http://host:port`.
+ */
+export function httpTransport(options: HttpTransportOptions = {}): Transport {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
+  const maxSockets = options.maxSockets ?? 64;
+  if (typeof host !== 'string' || host === '')
+    throw invalidArgument(`host must be a non-empty string, got ${JSON.stringify(host)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidArgument(`port must be an integer from 0 to 65535, got ${port}`);
+  if (!Number.isInteger(maxSize) || maxSize <= 0)
+    throw invalidArgument(`maxMessageSize must be a positive integer, got ${maxSize}`);
+  if (!Number.isInteger(maxSockets) || maxSockets <= 0)
+    throw invalidArgument(`maxSockets must be a positive integer, got ${maxSockets}`);
+  const maxFrame = maxSize + headerAllowance;
+  const ownAgent = options.agent === undefined;
+  const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets });
+  const listeners = new Set<Listener>();
+  const targets = new Map<string, Target>();
+  let closed = false;
+
+  const target = (address: string): Target => {
+    let found = targets.get(address);
+    if (found === undefined) {
+      found = parseAddress(address);
+      targets.set(address, found);
+    }
+    return found;
+  };
+
+  return {
+    name: 'http',
+    async listen(handler: TransportHandler, listenOptions: ListenOptions = {}): Promise<Listener> {
+      if (closed) throw new MicroError('unavailable', 'http transport is closed');
+      const bind = listenOptions.address === undefined ? { host, port } : parseAddress(listenOptions.address);
+      const endpoint: Endpoint = { handler, maxSize, maxFrame, active: new Set(), drained: undefined };
+      const listener = await serve(endpoint, bind, (l) => listeners.delete(l));
+      listeners.add(listener);
+      return listener;
+    },
+    request(
+      address: string,
+      request: TransportRequest,
+      opts: RequestOptions = {},
+    ): Promise<TransportResponse> {
+      return send(agent, target(address), address, request, opts, maxSize, maxFrame);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...listeners].map((l) => l.close()));
+      if (ownAgent) agent.destroy();
+    },
+    async [Symbol.asyncDispose]() {
+      await this.close();
+    },
+  };
+}
+
+function parseAddress(address: string): Target {
+  let url: URL;
+  try {
+    url = new URL(address.includes('://') ? address : `http://${address}`);
+  } catch (cause) {
+    throw new MicroError('invalid_argument', `invalid http address ${JSON.stringify(address)}`, { cause });
+  }
+  if (url.protocol !== 'http:')
+    throw invalidArgument(`http address must use http://, got ${JSON.stringify(address)}`);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? 80 : Number(url.port) };
+}
+
+function formatAddress(info: AddressInfo): string {
+  const wildcard = info.address === '0.0.0.0' || info.address === '::';
+  const host = wildcard ? '127.0.0.1' : info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  return `http://${host}:${info.port}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Server side. Per-request state lives in one object and the event listeners are shared functions that find
+// it on the emitter, so a request allocates no closures.
+// ---------------------------------------------------------------------------------------------------------
+
+const kServed = Symbol('micro-os.http.served');
+type ServedRequest = IncomingMessage & { [kServed]: ServedCall };
+type ServedResponse = ServerResponse & { [kServed]: ServedCall };
+
+/** One listener's state shared by its requests. */
+interface Endpoint {
+  readonly handler: TransportHandler;
+  readonly maxSize: number;
+  readonly maxFrame: number;
+  /** Requests whose handler is running: aborted when the listener closes. */
+  readonly active: Set<ServedCall>;
+  drained: (() => void) | undefined;
+}
+
+function reply(res: ServerResponse, status: number, frame: Uint8Array): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': frameContentType, 'content-length': frame.byteLength });
+  res.end(frame);
+}
+
+function errorFrame(error: MicroError): Uint8Array {
+  return encodeResponse(errorResponse(error));
+}
+
+class ServedCall {
+  size = 0;
+  first: Buffer | undefined = undefined;
+  chunks: Buffer[] | undefined = undefined;
+  overflow = false;
+  running = false;
+  controller: AbortController | undefined = undefined;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {}
+
+  data(chunk: Buffer): void {
+    this.size += chunk.byteLength;
+    const { maxFrame } = this.endpoint;
+    if (this.overflow) {
+      // Read and drop what the caller still sends so that it sees the answer; one that keeps going is cut off.
+      if (this.size > 2 * maxFrame) this.req.destroy();
+      return;
+    }
+    if (this.size > maxFrame) {
+      this.overflow = true;
+      this.first = undefined;
+      this.chunks = undefined;
+      reply(this.res, 413, errorFrame(oversized('request', this.size, maxFrame)));
+      return;
+    }
+    if (this.first === undefined) this.first = chunk;
+    else if (this.chunks === undefined) this.chunks = [this.first, chunk];
+    else this.chunks.push(chunk);
+  }
+
+  end(): void {
+    if (this.overflow) return;
+    const frame =
+      this.chunks === undefined ? (this.first ?? Buffer.alloc(0)) : Buffer.concat(this.chunks, this.size);
+    this.first = undefined;
+    this.chunks = undefined;
+    let request: TransportRequest;
+    try {
+      request = decodeRequest(frame);
+      checkSize(request.body, this.endpoint.maxSize, 'request');
+    } catch (err) {
+      reply(this.res, 400, errorFrame(toMicroError(err, 'invalid_argument')));
+      return;
+    }
+    void this.run(request);
+  }
+
+  async run(request: TransportRequest): Promise<void> {
+    const { endpoint, res } = this;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.running = true;
+    endpoint.active.add(this);
+    res.on('close', onServedClose);
+    let frame: Uint8Array;
+    try {
+      const response = await endpoint.handler(request, controller.signal);
+      frame =
+        response.body.byteLength > endpoint.maxSize
+          ? errorFrame(oversized('response', response.body.byteLength, endpoint.maxSize))
+          : encodeResponse(response);
+    } catch (err) {
+      frame = errorFrame(toMicroError(err));
+    }
+    this.running = false;
+    endpoint.active.delete(this);
+    if (endpoint.active.size === 0) endpoint.drained?.();
+    reply(res, 200, frame);
+  }
+
+  abort(reason: MicroError): void {
+    if (this.running) this.controller?.abort(reason);
+  }
+}
+
+function onServedData(this: ServedRequest, chunk: Buffer): void {
+  this[kServed].data(chunk);
+}
+
+function onServedEnd(this: ServedRequest): void {
+  this[kServed].end();
+}
+
+/** The response closed: before the handler answered, that means the caller went away. */
+function onServedClose(this: ServedResponse): void {
+  const call = this[kServed];
+  if (call.running)
+    call.abort(new MicroError('aborted', 'the caller closed the connection before the answer'));
+}
+
+function oversized(what: string, size: number, max: number): MicroError {
+  return new MicroError('resource_exhausted', `${what} of ${size} bytes exceeds the maximum of ${max}`, {
+    details: { size, max },
+  });
+}
+
+async function serve(
+  endpoint: Endpoint,
+  bind: Target,
+  onClosed: (listener: Listener) => void,
+): Promise<Listener> {
+  const server: Server = createServer((req, res) => {
+    if (req.url !== rpcPath || req.method !== 'POST') {
+      req.resume();
+      reply(
+        res,
+        404,
+        errorFrame(new MicroError('not_found', `no micro-os endpoint at ${req.method} ${req.url}`)),
+      );
+      return;
+    }
+    const call = new ServedCall(endpoint, req, res);
+    (req as ServedRequest)[kServed] = call;
+    (res as ServedResponse)[kServed] = call;
+    req.on('data', onServedData);
+    req.on('end', onServedEnd);
+  });
+  // Errors after listening (a socket failing) concern one connection, which node:http already closes.
+  server.on('error', () => undefined);
+  const address = await new Promise<string>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const code = err.code === 'EADDRINUSE' ? 'already_exists' : 'unavailable';
+      reject(
+        new MicroError(code, `cannot listen on ${bind.host}:${bind.port}: ${err.message}`, { cause: err }),
+      );
+    };
+    server.once('error', onError);
+    server.listen(bind.port, bind.host, () => {
+      server.off('error', onError);
+      resolve(formatAddress(server.address() as AddressInfo));
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  const listener: Listener = {
+    address,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (endpoint.active.size > 0) {
+          const reason = new MicroError('unavailable', `listener at ${address} closed`);
+          for (const call of endpoint.active) call.abort(reason);
+          // The handlers were told to stop: give them a moment to answer before the sockets go.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              endpoint.drained = resolve;
+            }),
+            new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, closeGrace);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
+        server.closeAllConnections();
+        await stopped;
+        onClosed(listener);
+      })();
+      return closing;
+    },
+  };
+  return listener;
+}
+
+/** How long a closing listener waits for aborted handlers to answer before it drops their connections. */
+const closeGrace = 1000;
+
+// ---------------------------------------------------------------------------------------------------------
+// Client side, in the same style: one object per request, shared listener functions.
+// ---------------------------------------------------------------------------------------------------------
+
+const kSent = Symbol('micro-os.http.sent');
+type SentRequest = ClientRequest & { [kSent]: SentCall };
+type SentResponse = IncomingMessage & { [kSent]: SentCall };
+
+class SentCall {
+  settled = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  size = 0;
+  first: Buffer | undefined = undefined;
+  chunks: Buffer[] | undefined = undefined;
+  req: ClientRequest | undefined = undefined;
+  resolve: (response: TransportResponse) => void = noop;
+  reject: (error: MicroError) => void = noop;
+
+  constructor(
+    readonly address: string,
+    readonly request: TransportRequest,
+    readonly signal: AbortSignal | undefined,
+    readonly maxSize: number,
+    readonly maxFrame: number,
+  ) {}
+
+  what(): string {
+    return `request to ${this.request.service}.${this.request.endpoint} at ${this.address}`;
+  }
+
+  /** Called by the signal (an EventTarget listener object). */
+  handleEvent(): void {
+    this.fail(abortError(this.signal as AbortSignal, this.what()));
+  }
+
+  finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
+
+  fail(error: MicroError): void {
+    if (!this.finish()) return;
+    this.req?.destroy();
+    this.reject(error);
+  }
+
+  data(chunk: Buffer): void {
+    this.size += chunk.byteLength;
+    if (this.size > this.maxFrame) {
+      this.fail(oversized('response', this.size, this.maxFrame));
+      return;
+    }
+    if (this.first === undefined) this.first = chunk;
+    else if (this.chunks === undefined) this.chunks = [this.first, chunk];
+    else this.chunks.push(chunk);
+  }
+
+  end(status: number): void {
+    if (!this.finish()) return;
+    const frame =
+      this.chunks === undefined ? (this.first ?? Buffer.alloc(0)) : Buffer.concat(this.chunks, this.size);
+    let response: TransportResponse;
+    try {
+      response = decodeResponse(frame);
+    } catch (err) {
+      this.reject(
+        status === 200
+          ? toMicroError(err)
+          : new MicroError(
+              status >= 500 ? 'unavailable' : 'internal',
+              `${this.what()} answered HTTP ${status}`,
+              {
+                cause: err,
+              },
+            ),
+      );
+      return;
+    }
+    if (response.body.byteLength > this.maxSize) {
+      this.reject(oversized('response', response.body.byteLength, this.maxSize));
+      return;
+    }
+    this.resolve(response);
+  }
+}
+
+function onSentTimeout(call: SentCall, timeout: number): void {
+  call.fail(new MicroError('deadline_exceeded', `${call.what()} timed out after ${timeout} ms`));
+}
+
+function onSentError(this: SentRequest, err: Error): void {
+  const call = this[kSent];
+  if (!call.settled)
+    call.fail(new MicroError('unavailable', `${call.what()} failed: ${err.message}`, { cause: err }));
+}
+
+function onSentResponse(this: SentRequest, res: IncomingMessage): void {
+  (res as SentResponse)[kSent] = this[kSent];
+  res.on('data', onSentData);
+  res.on('end', onSentEnd);
+  res.on('error', onSentError);
+  res.on('close', onSentClose);
+}
+
+function onSentData(this: SentResponse, chunk: Buffer): void {
+  this[kSent].data(chunk);
+}
+
+function onSentEnd(this: SentResponse): void {
+  this[kSent].end(this.statusCode ?? 0);
+}
+
+function onSentClose(this: SentResponse): void {
+  const call = this[kSent];
+  if (!call.settled)
+    call.fail(
+      new MicroError('unavailable', `${call.what()}: connection closed before the response was complete`),
+    );
+}
+
+function noop(): void {}
+
+function send(
+  agent: Agent,
+  to: Target,
+  address: string,
+  request: TransportRequest,
+  opts: RequestOptions,
+  maxSize: number,
+  maxFrame: number,
+): Promise<TransportResponse> {
+  const { signal, timeout } = opts;
+  const call = new SentCall(address, request, signal, maxSize, maxFrame);
+  if (signal?.aborted) return Promise.reject(abortError(signal, call.what()));
+  if (timeout !== undefined && timeout <= 0)
+    return Promise.reject(new MicroError('deadline_exceeded', `${call.what()}: no time left`));
+  if (request.body.byteLength > maxSize)
+    return Promise.reject(oversized('request', request.body.byteLength, maxSize));
+  const frame = encodeRequest(request);
+  const promise = new Promise<TransportResponse>((resolve, reject) => {
+    call.resolve = resolve;
+    call.reject = reject;
+  });
+  const req = httpRequest({
+    agent,
+    host: to.host,
+    port: to.port,
+    method: 'POST',
+    path: rpcPath,
+    headers: { 'content-type': frameContentType, 'content-length': frame.byteLength },
+  });
+  call.req = req;
+  (req as SentRequest)[kSent] = call;
+  if (timeout !== undefined) call.timer = setTimeout(onSentTimeout, timeout, call, timeout);
+  signal?.addEventListener('abort', call, { once: true });
+  req.on('error', onSentError);
+  req.on('response', onSentResponse);
+  req.end(frame);
+  return promise;
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { type CallContext, createService, isMicroError, MicroError, memoryRegistry } from '@micro-os/core';
+import { httpTransport } from '@micro-os/core/http';
+import { transportSuite } from '@micro-os/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+transportSuite('http', { create: () => httpTransport() });
+transportSuite('http with a 100 kB limit', {
+  create: () => httpTransport({ maxMessageSize: 100_000 }),
+  maxMessageSize: 100_000,
+});
+
+interface RawReply {
+  status: number;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/** POSTs raw bytes with plain node:http, as a foreign or broken peer would. */
+function post(address: string, body: Uint8Array, path = '/micro/rpc'): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${address}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-micro-frame', 'content-length': body.byteLength },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: res.headers['content-type'],
+          body: Buffer.concat(chunks),
+        }),
+      );
+    });
+    req.end(body);
+  });
+}
+
+/** Reads the error out of a response frame (4-byte header length, JSON header). */
+function frameError(frame: Buffer): unknown {
+  const length = frame.readUInt32BE(0);
+  return (JSON.parse(frame.subarray(4, 4 + length).toString('utf8')) as { err?: unknown }).err;
+}
+
+describe('createService over the http transport', () => {
+  const name = `http-svc-${randomUUID().slice(0, 8)}`;
+  const registry = memoryRegistry();
+  const server = createService({ name, registry, transport: httpTransport() });
+  const client = createService({ name: `${name}-client`, registry, transport: httpTransport() });
+  const slow: { aborted: boolean; reason?: unknown } = { aborted: false };
+  let address: string;
+
+  beforeAll(async () => {
+    server.handle('Greeter.Hello', async (req: { name: string }) => ({ greeting: `hello ${req.name}` }));
+    server.handle('Greeter.Fail', async () => {
+      throw new MicroError('failed_precondition', 'greeter is closed', {
+        details: { opensAt: '09:00', days: [1, 2] },
+      });
+    });
+    server.handle('Greeter.Slow', async (_req: unknown, context: CallContext) => {
+      await new Promise<void>((resolve) => {
+        context.signal.addEventListener('abort', () => {
+          slow.aborted = true;
+          slow.reason = context.signal.reason;
+          resolve();
+        });
+      });
+      return 'late';
+    });
+    await server.start();
+    address = server.server.address as string;
+  });
+  afterAll(async () => {
+    await client.stop();
+    await server.stop();
+    await registry.close();
+  });
+
+  it('advertises an http://127.0.0.1:<port> address', () => {
+    expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('calls an endpoint and gets its response', async () => {
+    await expect(client.call(name, 'Greeter.Hello', { name: 'ada' })).resolves.toEqual({
+      greeting: 'hello ada',
+    });
+  });
+
+  it('round-trips a MicroError with code, message and details', async () => {
+    const err = await client.call(name, 'Greeter.Fail', {}).catch((e: unknown) => e);
+    expect(isMicroError(err, 'failed_precondition')).toBe(true);
+    expect((err as MicroError).message).toBe('greeter is closed');
+    expect((err as MicroError).details).toEqual({ opensAt: '09:00', days: [1, 2] });
+  });
+
+  it('answers a malformed frame with invalid_argument and keeps serving', async () => {
+    for (const garbage of [
+      Buffer.from([0, 0]),
+      Buffer.from([0, 0, 0, 200, 1, 2]),
+      Buffer.from('\0\0\0\u0003{x}'),
+    ]) {
+      const reply = await post(address, garbage);
+      expect(reply.status).toBe(400);
+      expect(reply.contentType).toBe('application/x-micro-frame');
+      expect(frameError(reply.body)).toMatchObject({ code: 'invalid_argument' });
+    }
+    const wrongHeader = Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('{}')]);
+    expect(frameError((await post(address, wrongHeader)).body)).toMatchObject({ code: 'invalid_argument' });
+    expect(frameError((await post(address, Buffer.alloc(0), '/other')).body)).toMatchObject({
+      code: 'not_found',
+    });
+    await expect(client.call(name, 'Greeter.Hello', { name: 'bob' })).resolves.toEqual({
+      greeting: 'hello bob',
+    });
+  });
+
+  it('answers an oversized body with resource_exhausted and keeps serving', async () => {
+    const reply = await post(address, Buffer.alloc(5 * 1024 * 1024, 7));
+    expect(reply.status).toBe(413);
+    expect(frameError(reply.body)).toMatchObject({ code: 'resource_exhausted' });
+    await expect(client.call(name, 'Greeter.Hello', { name: 'cy' })).resolves.toEqual({
+      greeting: 'hello cy',
+    });
+  });
+
+  it("a caller's abort mid-call reaches the handler's context.signal", async () => {
+    const controller = new AbortController();
+    const pending = client
+      .call(name, 'Greeter.Slow', {}, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    const outcome = await pending;
+    expect(isMicroError(outcome, 'aborted'), String(outcome)).toBe(true);
+    const end = Date.now() + 3000;
+    while (!slow.aborted && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(slow.aborted).toBe(true);
+    expect(isMicroError(slow.reason, 'aborted')).toBe(true);
+  });
+
+  // Last: the client's selector marks the node bad after this retryable failure.
+  it('refuses to send an oversized request: resource_exhausted', async () => {
+    const err = await client
+      .call(name, 'Greeter.Hello', { name: 'x'.repeat(4 * 1024 * 1024) }, { retries: 0 })
+      .catch((e: unknown) => e);
+    expect(isMicroError(err, 'resource_exhausted')).toBe(true);
+  });
+});
+
+describe('httpTransport options', () => {
+  it('rejects invalid options with invalid_argument naming the value', () => {
+    expect(() => httpTransport({ port: 70_000 })).toThrow(/port .*70000/);
+    expect(() => httpTransport({ maxMessageSize: 0 })).toThrow(/maxMessageSize/);
+    expect(() => httpTransport({ maxSockets: -1 })).toThrow(/maxSockets/);
+  });
+
+  it('fails with already_exists when the port is taken', async () => {
+    const a = httpTransport();
+    const b = httpTransport();
+    const listener = await a.listen(async (req) => ({ contentType: '', metadata: {}, body: req.body }));
+    const err = await b
+      .listen(async (req) => ({ contentType: '', metadata: {}, body: req.body }), {
+        address: listener.address,
+      })
+      .catch((e: unknown) => e);
+    expect(isMicroError(err, 'already_exists')).toBe(true);
+    await a.close();
+    await b.close();
+  });
+});
