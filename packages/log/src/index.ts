@@ -1,0 +1,10 @@
+export type { BrokerOutputOptions } from './broker-output.js';
+export { brokerOutput } from './broker-output.js';
+export type { Fields, Logger, LoggerOptions } from './logger.js';
+export { createLogger } from './logger.js';
+export type { Level, Output } from './output.js';
+export { levels } from './output.js';
+export type { FileOutputOptions } from './outputs.js';
+export { fileOutput, stdoutOutput, streamOutput } from './outputs.js';
+export { secretNames, secretPaths } from './redact.js';
+export { traceFields } from './trace-context.js';

@@ -1,0 +1,133 @@
+import { invalidArgument } from '@micro-os/core';
+import { type DestinationStream, multistream, type Logger as PinoLogger, pino, stdTimeFunctions } from 'pino';
+import { type Level, levels, type Output } from './output.js';
+import { stdoutOutput } from './outputs.js';
+import { secretPaths } from './redact.js';
+import { traceFields } from './trace-context.js';
+
+/** Structured fields of a line: any JSON-serialisable values; an `err` field is serialised as an error. */
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  /** The minimum level written; settable. */
+  level: Level;
+  trace(message: string, fields?: Fields): void;
+  debug(message: string, fields?: Fields): void;
+  info(message: string, fields?: Fields): void;
+  warn(message: string, fields?: Fields): void;
+  error(message: string, fields?: Fields): void;
+  fatal(message: string, fields?: Fields): void;
+  /** A child logger adding these fields to every line (shares the outputs). */
+  with(fields: Fields): Logger;
+  isLevelEnabled(level: Level): boolean;
+  /** The pino logger underneath (escape hatch). */
+  readonly pino: PinoLogger;
+  /** Waits until every line so far has reached every output. */
+  flush(): Promise<void>;
+  /** Flushes and closes the outputs (all loggers sharing them). */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface LoggerOptions {
+  /** `service` field of every line. @default none */
+  service?: string | undefined;
+  /** @default 'info', or the LOG_LEVEL environment variable */
+  level?: Level | undefined;
+  /** Fields on every line. @default {} */
+  fields?: Fields | undefined;
+  /** Paths to redact, in pino's syntax (`user.ssn`, `*.card`, `headers["x-token"]`). @default [] */
+  redact?: readonly string[] | undefined;
+  /** Also redact common secret names (password, token, secret, authorization, apiKey, cookie...) to two levels deep. @default true */
+  redactSecrets?: boolean | undefined;
+  /** What replaces a redacted value. @default '[REDACTED]' */
+  censor?: string | undefined;
+  /** Add `trace_id`, `span_id`, `trace_flags` of the active OpenTelemetry span to each line. @default true */
+  traceContext?: boolean | undefined;
+  /** @default [stdoutOutput()] */
+  outputs?: readonly Output[] | undefined;
+}
+
+const checkLevel = (level: unknown, what: string): Level => {
+  if (!levels.includes(level as Level))
+    throw invalidArgument(`${what} must be one of ${levels.join(', ')}, got ${JSON.stringify(level)}`);
+  return level as Level;
+};
+
+/** A pino logger with trace correlation, secret redaction and the outputs given. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = checkLevel(options.level ?? process.env.LOG_LEVEL ?? 'info', 'level');
+  const outputs = options.outputs ?? [stdoutOutput()];
+  if (outputs.length === 0) throw invalidArgument('outputs must not be empty');
+  for (const output of outputs)
+    if (output.level !== undefined) checkLevel(output.level, `level of ${output.name}`);
+  const paths = [...(options.redact ?? []), ...((options.redactSecrets ?? true) ? secretPaths() : [])];
+  const only = outputs.length === 1 ? outputs[0] : undefined;
+  const destination: DestinationStream =
+    only !== undefined && only.level === undefined
+      ? only.stream
+      : multistream(outputs.map((o) => ({ stream: o.stream, level: o.level ?? 'trace' })));
+  let root: PinoLogger;
+  try {
+    root = pino(
+      {
+        level,
+        base: {
+          pid: process.pid,
+          ...(options.service === undefined ? {} : { service: options.service }),
+          ...options.fields,
+        },
+        timestamp: stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        ...(paths.length === 0 ? {} : { redact: { paths, censor: options.censor ?? '[REDACTED]' } }),
+        ...((options.traceContext ?? true) ? { mixin: traceFields } : {}),
+      },
+      destination,
+    );
+  } catch (cause) {
+    throw invalidArgument(
+      `invalid logger options: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        redact: paths,
+      },
+    );
+  }
+  let closed: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    await Promise.all(outputs.map((o) => o.flush()));
+  };
+  const close = (): Promise<void> => {
+    closed ??= Promise.all(outputs.map((o) => o.close())).then(() => undefined);
+    return closed;
+  };
+  return wrap(root, flush, close);
+}
+
+function wrap(logger: PinoLogger, flush: () => Promise<void>, close: () => Promise<void>): Logger {
+  const at =
+    (method: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal') =>
+    (message: string, fields?: Fields): void => {
+      if (fields === undefined) logger[method](message);
+      else logger[method](fields, message);
+    };
+  return {
+    get level() {
+      return logger.level as Level;
+    },
+    set level(value: Level) {
+      logger.level = checkLevel(value, 'level');
+    },
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    with: (fields) => wrap(logger.child(fields), flush, close),
+    isLevelEnabled: (level) => logger.isLevelEnabled(level),
+    pino: logger,
+    flush,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
