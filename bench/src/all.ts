@@ -1,4 +1,9 @@
+import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
+import { benchNats } from './nats.js';
 
+/** `pnpm bench [memory|http|nats]`: runs every benchmark, or the one named. */
 const only = process.argv[2];
 if (only === undefined || only === 'memory') await benchMemory();
+if (only === undefined || only === 'nats') await benchNats();
+if (only === undefined || only === 'http') await benchHttp();
