@@ -1,4 +1,12 @@
-import { abortError, invalidArgument, raceSignal, sleep } from '@micro-os/core';
+import {
+  abortError,
+  deadlineSignal,
+  invalidArgument,
+  type MicroError,
+  raceSignal,
+  sleep,
+  toMicroError,
+} from '@micro-os/core';
 import { HeldLock } from './held-lock.js';
 import { keepAlive } from './keep-alive.js';
 import type { Lease, LeaseBackend } from './lease.js';
@@ -53,6 +61,7 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
     Math.min(retryMaxDelay, retryDelay * 2 ** Math.min(attempt - 1, 16)) * (0.5 + Math.random());
   let closed = false;
 
+  /** One attempt, bounded by the ttl (a slower answer would be useless) and the caller's signal. */
   const attempt = async (
     name: string,
     ttl: number,
@@ -61,16 +70,19 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
   ) => {
     const start = Date.now();
     const pending = backend.tryAcquire(name, ttl, metadata);
+    const bound = deadlineSignal(signal, ttl);
     let lease: L | undefined;
-    if (signal === undefined) lease = await pending;
-    else {
-      lease = await raceSignal(pending, signal, `acquire of lock "${name}"`).catch((err: unknown) => {
-        // A late success must not leave a lease behind.
-        pending
-          .then((late) => (late === undefined ? undefined : backend.release(late)))
-          .catch(() => undefined);
-        throw err;
-      });
+    try {
+      lease = await raceSignal(pending, bound.signal, `acquire of lock "${name}"`);
+    } catch (err) {
+      // A late success must not leave a lease behind.
+      pending.then((late) => (late === undefined ? undefined : backend.release(late))).catch(() => undefined);
+      if (signal?.aborted) throw abortError(signal, `acquire of lock "${name}"`);
+      const error = toMicroError(err, 'unavailable');
+      if (error.code !== 'unavailable' && error.code !== 'deadline_exceeded') throw error;
+      return error;
+    } finally {
+      bound.done();
     }
     if (lease === undefined) return undefined;
     const validUntil = start + ttl - drift(ttl);
@@ -90,12 +102,15 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
     if (closed) throw invalidArgument(`locks (${backend.name}) are closed`, { field: 'locks' });
     const { signal } = opts;
     const deadline = Date.now() + wait;
+    let failure: MicroError | undefined;
     for (let n = 1; ; n++) {
       if (signal?.aborted) throw abortError(signal, `acquire of lock "${name}"`);
-      const lock = await attempt(name, ttl, metadata, signal);
-      if (lock !== undefined) return lock;
+      const outcome = await attempt(name, ttl, metadata, signal);
+      if (outcome instanceof HeldLock) return outcome;
+      // A server that did not answer is retried like a held lock until the wait ends; the last failure is the cause.
+      if (outcome !== undefined) failure = outcome;
       const left = deadline - Date.now();
-      if (left <= 0) throw acquireTimeout(name, wait);
+      if (left <= 0) throw acquireTimeout(name, wait, failure);
       await sleep(Math.min(left, delay(n)), signal);
     }
   };

@@ -4,14 +4,13 @@ import { isMicroError, MicroError } from '@micro-os/core';
 export type LockFailure = 'acquire_timeout' | 'lock_lost' | 'lock_expired' | 'released';
 
 /** The wait ended while another holder kept the lock: `deadline_exceeded`. */
-export function acquireTimeout(name: string, wait: number): MicroError {
-  return new MicroError(
-    'deadline_exceeded',
-    `lock "${name}" is held elsewhere; gave up after waiting ${wait} ms`,
-    {
-      details: { reason: 'acquire_timeout', name, wait },
-    },
-  );
+export function acquireTimeout(name: string, wait: number, cause?: unknown): MicroError {
+  const why =
+    cause === undefined ? 'is held elsewhere' : 'could not be acquired (the backend did not answer)';
+  return new MicroError('deadline_exceeded', `lock "${name}" ${why}; gave up after waiting ${wait} ms`, {
+    details: { reason: 'acquire_timeout', name, wait },
+    cause,
+  });
 }
 
 /** Another holder took the lease over: `aborted`. */

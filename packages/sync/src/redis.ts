@@ -1,0 +1,309 @@
+import { createHash } from 'node:crypto';
+import { invalidArgument, MicroError } from '@micro-os/core';
+import { type Cluster, Redis } from 'ioredis';
+import Redlock, { type Lock as RedlockLock } from 'redlock';
+import { createLocks, type LocksOptions } from './create-locks.js';
+import type { Lease, LeaseBackend, LeaseEnd } from './lease.js';
+import { acquireScript, extendScript, releaseScript, settleScript } from './redis-scripts.js';
+import type { Holder, LockMetadata, Locks } from './types.js';
+
+type Client = Redis | Cluster;
+
+export interface RedisLocksOptions extends LocksOptions {
+  /**
+   * A ready ioredis client (left open on close), or several clients of independent Redis nodes: locks then
+   * need a majority of them (the Redlock algorithm).
+   */
+  client?: Client | Client[];
+  /** Or Redis URL(s) to connect to lazily; the connections are closed by `close()`. */
+  url?: string | string[];
+  /** Prefix of every key. @default 'micro:sync:' */
+  prefix?: string;
+}
+
+interface RedisLease extends Lease {
+  lock: RedlockLock;
+}
+
+/**
+ * Locks on Redis through redlock: one node, or a quorum of independent nodes. Fencing tokens come from a counter
+ * next to each lease, incremented by the same script that takes it (one round trip), and never below the
+ * server's clock in microseconds.
+ */
+export function redisLocks(options: RedisLocksOptions): Locks {
+  const { client, url, prefix = 'micro:sync:' } = options;
+  if ((client === undefined) === (url === undefined)) {
+    throw invalidArgument('redisLocks needs exactly one of client or url', { field: 'client' });
+  }
+  const clients = client === undefined ? [] : Array.isArray(client) ? client : [client];
+  const urls = url === undefined ? [] : Array.isArray(url) ? url : [url];
+  if (clients.length + urls.length === 0) {
+    throw invalidArgument('redisLocks needs at least one Redis node: a quorum of none can never be reached', {
+      field: client === undefined ? 'url' : 'client',
+    });
+  }
+  if (new Set(urls).size !== urls.length || new Set(clients).size !== clients.length) {
+    throw invalidArgument('redisLocks nodes must be independent: the same node is listed twice', {
+      field: client === undefined ? 'url' : 'client',
+    });
+  }
+  for (const u of urls) {
+    if (typeof u !== 'string' || !/^rediss?:\/\//.test(u)) {
+      throw invalidArgument(`invalid url ${JSON.stringify(u)}: expected redis://host:port`, { field: 'url' });
+    }
+  }
+  if (typeof prefix !== 'string')
+    throw invalidArgument('invalid prefix: must be a string', { field: 'prefix' });
+  const owned = urls.map((u) => {
+    const redis = new Redis(u, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined); // failures surface on the commands; a dead node must not crash the process
+    return redis;
+  });
+  return createLocks(
+    redisBackend([...clients, ...owned], owned, prefix, options.driftFactor ?? 0.01),
+    options,
+  );
+}
+
+/**
+ * What redlock talks to in place of an ioredis client: runs our scripts on the node and turns their answers into
+ * redlock's votes (a vote for is the number of keys), keeping each answer so that we can read tokens and tell a
+ * lost lease from an expired one.
+ */
+class Node {
+  readonly #answers = new Map<string, { code: number; at: number }>();
+  constructor(readonly redis: Client) {}
+
+  #failedAt = 0;
+  #failure: unknown;
+
+  async evalsha(sha: string, numKeys: number, args: (string | number)[]): Promise<number> {
+    return this.#vote(sha, numKeys, args, await this.#run(this.redis.evalsha(sha, numKeys, ...args)));
+  }
+
+  async eval(script: string, numKeys: number, args: (string | number)[]): Promise<number> {
+    const sha = createHash('sha1').update(script).digest('hex');
+    return this.#vote(sha, numKeys, args, await this.#run(this.redis.eval(script, numKeys, ...args)));
+  }
+
+  /** The node's last error if it failed at or after `since` (ms since epoch). */
+  failureSince(since: number): unknown {
+    return this.#failedAt >= since ? this.#failure : undefined;
+  }
+
+  async #run(command: Promise<unknown>): Promise<unknown> {
+    try {
+      return await command;
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) {
+        this.#failedAt = Date.now();
+        this.#failure = err;
+      }
+      throw err;
+    }
+  }
+
+  answer(op: string, value: string): number | undefined {
+    return this.#answers.get(`${op}:${value}`)?.code;
+  }
+
+  forget(op: string, value: string): void {
+    this.#answers.delete(`${op}:${value}`);
+  }
+
+  #vote(op: string, numKeys: number, args: (string | number)[], result: unknown): number {
+    const now = Date.now();
+    if (this.#answers.size > 1000) {
+      for (const [key, answer] of this.#answers) if (now - answer.at > 60_000) this.#answers.delete(key);
+    }
+    const code = Number(result);
+    this.#answers.set(`${op}:${String(args[numKeys])}`, { code, at: now });
+    return code > 0 ? numKeys : 0;
+  }
+}
+
+function redisBackend(
+  clients: Client[],
+  owned: Redis[],
+  prefix: string,
+  driftFactor: number,
+): LeaseBackend<RedisLease> {
+  const nodes = clients.map((c) => new Node(c));
+  const quorum = Math.floor(nodes.length / 2) + 1;
+  // redlock runs the quorum algorithm; its own retries are off, as ours add jitter, a wait and validity checks.
+  // Its scripts must be given as functions: redlock 5.0.0-beta.2 silently ignores scripts given as strings.
+  const redlock = new Redlock(
+    nodes as unknown as Redis[],
+    { driftFactor, retryCount: 0, retryDelay: 0, retryJitter: 0 },
+    {
+      acquireScript: () => acquireScript,
+      extendScript: () => extendScript,
+      releaseScript: () => releaseScript,
+    },
+  );
+  const ops = redlock.scripts;
+  const keys = (name: string): [string, string] => [`${prefix}{${name}}:lease`, `${prefix}{${name}}:token`];
+
+  /** The answers of the nodes to one operation on one lease; forgets them for the next. */
+  const answers = (op: string, value: string): number[] =>
+    nodes.flatMap((node) => {
+      const code = node.answer(op, value);
+      node.forget(op, value);
+      return code === undefined ? [] : [code];
+    });
+
+  /** Why an extend or release lost its vote: any node with another holder means lost; a quorum of "gone" means expired. */
+  const ending = (op: string, value: string, err: unknown, what: string): LeaseEnd => {
+    const codes = answers(op, value);
+    if (codes.includes(-1)) return 'lock_lost';
+    if (codes.filter((c) => c === 0).length >= quorum || /already-expired/.test(String(err)))
+      return 'lock_expired';
+    throw new MicroError('unavailable', `${what} did not reach a quorum of ${quorum} Redis nodes`, {
+      cause: err,
+    });
+  };
+
+  /** Runs a small script on every node; resolves as soon as a quorum succeeded (a dead node is not waited for). */
+  const onQuorum = async (script: string, keyList: string[], args: string[]): Promise<void> => {
+    const results = await gather(
+      nodes.map((n) => n.redis.eval(script, keyList.length, ...keyList, ...args)),
+      (ok) => ok.length >= quorum,
+    );
+    if (results.ok.length < quorum) {
+      throw new MicroError(
+        'unavailable',
+        `only ${results.ok.length} of ${nodes.length} Redis nodes answered`,
+        {
+          cause: results.failed[0],
+        },
+      );
+    }
+  };
+
+  return {
+    name: 'redis',
+    tryAcquire: async (name, ttl, metadata) => {
+      const start = Date.now();
+      let lock: RedlockLock;
+      try {
+        lock = await redlock.acquire(keys(name), ttl);
+      } catch (err) {
+        // A quorum of votes against is the normal refusal (someone holds it), unless too many nodes failed.
+        const failures = nodes.map((n) => n.failureSince(start)).filter((f) => f !== undefined);
+        if (failures.length > nodes.length - quorum) {
+          throw new MicroError(
+            'unavailable',
+            `lock "${name}": ${failures.length} of ${nodes.length} Redis nodes failed`,
+            {
+              cause: failures[0] ?? err,
+            },
+          );
+        }
+        return undefined;
+      }
+      const tokens = answers(ops.acquireScript.hash, lock.value).filter((c) => c > 0);
+      const token = Math.max(...tokens);
+      const lease: RedisLease = { name, token, lock };
+      try {
+        // One node: the acquire script recorded everything but metadata. A quorum: every node must learn the token.
+        if (nodes.length > 1 || Object.keys(metadata).length > 0) {
+          await onQuorum(settleScript, keys(name), [lock.value, String(token), JSON.stringify(metadata)]);
+        }
+      } catch (err) {
+        await redlock.release(lock).catch(() => undefined);
+        throw err;
+      }
+      return lease;
+    },
+    extend: async (lease, ttl) => {
+      try {
+        lease.lock = await redlock.extend(lease.lock, ttl);
+        answers(ops.extendScript.hash, lease.lock.value);
+        return true;
+      } catch (err) {
+        return ending(ops.extendScript.hash, lease.lock.value, err, `extend of lock "${lease.name}"`);
+      }
+    },
+    release: async (lease) => {
+      try {
+        await redlock.release(lease.lock);
+        answers(ops.releaseScript.hash, lease.lock.value);
+        return true;
+      } catch (err) {
+        return ending(ops.releaseScript.hash, lease.lock.value, err, `release of lock "${lease.name}"`);
+      }
+    },
+    inspect: async (name) => {
+      const [leaseKey] = keys(name);
+      // A holder is the value a quorum of nodes agrees on; its token is the one recorded by the settle step
+      // (a node that answered the acquisition late may hold a higher counter of its own).
+      const agreed = (entries: Record<string, string>[]): Record<string, string>[] | undefined => {
+        const byValue = new Map<string, Record<string, string>[]>();
+        for (const entry of entries) {
+          if (entry.v === undefined) continue;
+          byValue.set(entry.v, [...(byValue.get(entry.v) ?? []), entry]);
+        }
+        return [...byValue.values()].find((group) => group.length >= quorum);
+      };
+      const results = await gather(
+        nodes.map((n) => n.redis.hgetall(leaseKey)),
+        (ok) => agreed(ok) !== undefined || ok.filter((e) => e.v === undefined).length >= quorum,
+      );
+      const group = agreed(results.ok);
+      if (group !== undefined) {
+        const settled = group.find((entry) => entry.s === '1');
+        return holder(name, settled ?? group.reduce((a, b) => (Number(b.t) > Number(a.t) ? b : a)));
+      }
+      if (results.ok.length < quorum) {
+        throw new MicroError(
+          'unavailable',
+          `only ${results.ok.length} of ${nodes.length} Redis nodes answered`,
+          {
+            cause: results.failed[0],
+          },
+        );
+      }
+      return undefined;
+    },
+    close: async () => {
+      await Promise.all(owned.map((r) => r.quit().catch(() => r.disconnect())));
+    },
+  };
+}
+
+function holder(name: string, entry: Record<string, string>): Holder {
+  let metadata: LockMetadata = {};
+  if (entry.m !== undefined) metadata = JSON.parse(entry.m) as LockMetadata;
+  return { name, token: Number(entry.t), metadata };
+}
+
+/** Collects answers until `enough` says so or every promise settled. */
+function gather<T>(
+  promises: Promise<T>[],
+  enough: (ok: T[]) => boolean,
+): Promise<{ ok: T[]; failed: unknown[] }> {
+  return new Promise((resolve) => {
+    const ok: T[] = [];
+    const failed: unknown[] = [];
+    let settled = false;
+    const check = (): void => {
+      if (settled) return;
+      if (enough(ok) || ok.length + failed.length === promises.length) {
+        settled = true;
+        resolve({ ok: [...ok], failed: [...failed] });
+      }
+    };
+    for (const promise of promises) {
+      promise.then(
+        (value) => {
+          ok.push(value);
+          check();
+        },
+        (err: unknown) => {
+          failed.push(err);
+          check();
+        },
+      );
+    }
+  });
+}
