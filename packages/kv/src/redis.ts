@@ -55,6 +55,8 @@ export function redisKV(options: RedisKVOptions): KV {
       maxRetriesPerRequest: 1,
       commandTimeout: timeout,
       connectTimeout: timeout,
+      // Reconnect at least every 500 ms, so the first call after an outage finds the connection back.
+      retryStrategy: (times: number) => Math.min(times * 50, 500),
     });
   // Connection failures surface as failed commands; the listener keeps them from crashing the process.
   if (given === undefined) client.on('error', () => undefined);
