@@ -206,7 +206,13 @@ describe('createConfig', () => {
   it('close is idempotent, ends watches, closes sources and works with await using', async () => {
     let closed = 0;
     const source = memorySource({ a: 1 });
-    const counted: Source = { ...source, name: 'counted', close: async () => void (closed += 1) };
+    const counted: Source = {
+      ...source,
+      name: 'counted',
+      close: async () => {
+        closed += 1;
+      },
+    };
     let ended = false;
     {
       await using config = createConfig({ sources: [counted] });
