@@ -1,0 +1,14 @@
+export type { Account, Auth, AuthOptions, GenerateOptions, Token, TokenRequest } from './auth.js';
+export { createAuth } from './auth.js';
+export type { AuthClientOptions } from './auth-client.js';
+export { authClient } from './auth-client.js';
+export type { AuthHandlerOptions } from './auth-handler.js';
+export { authHandler, bearerToken, principalOf } from './auth-handler.js';
+export type { SigningAlgorithm } from './keys.js';
+export { memoryAuthStore } from './memory-store.js';
+export type { Decision, Rule, Rules, RulesOptions } from './rules.js';
+export { rules } from './rules.js';
+export { hashSecret, safeEqual, verifySecret } from './secret.js';
+export type { AccountRecord, AccountType, AuthStore, RefreshRecord } from './store.js';
+export type { Principal, TokenRejection, Verifier, VerifierOptions } from './verifier.js';
+export { accessTokenType, tokenVerifier } from './verifier.js';
