@@ -71,9 +71,43 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     }
   };
 
-  const replySubscription = (nc: NatsConnection): void => {
-    replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
-  };
+  // Not async: on the hot path (connected), the only promise is the one the response settles.
+  function sendRequest(
+    address: string,
+    request: TransportRequest,
+    requestOptions: RequestOptions = {},
+  ): Promise<TransportResponse> {
+    try {
+      const subject = subjectOf(address);
+      checkSize(request.body, maxSize, 'request');
+      const { signal, timeout } = requestOptions;
+      if (signal?.aborted) throw abortError(signal, describe(request));
+      if (closed) throw new MicroError('unavailable', 'nats transport is closed');
+      const nc = link.current;
+      if (nc === undefined) {
+        return link.connect().then(() => sendRequest(address, request, requestOptions));
+      }
+      if (!link.up) throw new MicroError('unavailable', 'nats transport is disconnected from the server');
+      const frame = encodeRequest(request);
+      const max = nc.info?.max_payload;
+      if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
+      replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
+      const id = ++nextId;
+      return new Promise<TransportResponse>((resolve, reject) => {
+        const entry = new Pending(id, pending, address, request, resolve, reject, signal);
+        pending.set(id, entry);
+        if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
+        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout);
+        try {
+          nc.publish(subject, frame, { reply: `${inbox}${id}` });
+        } catch (error) {
+          entry.fail(publishError(error, describe(request)));
+        }
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 
   return {
     name: 'nats',
@@ -136,35 +170,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       return listener;
     },
 
-    async request(
-      address: string,
-      request: TransportRequest,
-      requestOptions: RequestOptions = {},
-    ): Promise<TransportResponse> {
-      const subject = subjectOf(address);
-      checkSize(request.body, maxSize, 'request');
-      const { signal, timeout } = requestOptions;
-      if (signal?.aborted) throw abortError(signal, describe(request));
-      if (closed) throw new MicroError('unavailable', 'nats transport is closed');
-      const nc = link.current ?? (await link.connect());
-      if (!link.up) throw new MicroError('unavailable', `nats transport is disconnected from the server`);
-      const frame = encodeRequest(request);
-      const max = nc.info?.max_payload;
-      if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
-      replySubscription(nc);
-      const id = ++nextId;
-      return new Promise<TransportResponse>((resolve, reject) => {
-        const entry = new Pending(id, pending, address, request, resolve, reject, signal);
-        pending.set(id, entry);
-        if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
-        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout);
-        try {
-          nc.publish(subject, frame, { reply: `${inbox}${id}` });
-        } catch (error) {
-          entry.fail(publishError(error, describe(request)));
-        }
-      });
-    },
+    request: sendRequest,
 
     async close() {
       if (closed) return;
