@@ -92,7 +92,13 @@ export function postgresDB(options: PostgresDBOptions): DB {
         throw err;
       });
       await ready;
-      return (await pool.query<Row>(text, values)).rows;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await pool.query<Row>(text, values)).rows;
+        } catch (err) {
+          if (attempt >= retries || !terminated(err)) throw err;
+        }
+      }
     } catch (err) {
       throw failure(err, what);
     }
@@ -170,6 +176,17 @@ export function postgresDB(options: PostgresDBOptions): DB {
 }
 
 const unavailableClasses = ['08', '53', '57'];
+/** Tries of a statement whose pooled connection the server had terminated. */
+const retries = 3;
+
+/**
+ * A server-side termination (`pg_terminate_backend`, shutdown) of the connection the pool handed out: the
+ * statement did not run (an interrupted statement is rolled back), so it is safe to run it again.
+ */
+function terminated(err: unknown): boolean {
+  const sqlState = (err as { code?: unknown } | null)?.code;
+  return sqlState === '57P01' || sqlState === '57P02';
+}
 
 function failure(err: unknown, what: string): MicroError {
   if (isMicroError(err)) return err;

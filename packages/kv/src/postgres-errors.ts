@@ -17,3 +17,13 @@ export function postgresError(err: unknown, what: string): MicroError {
     details: typeof sqlState === 'string' ? { sqlState } : {},
   });
 }
+
+/**
+ * A server-side termination (`pg_terminate_backend`, shutdown) of the connection the pool handed out: the
+ * statement did not run (an interrupted statement is rolled back), so it is safe to run it again on a fresh
+ * connection.
+ */
+export function terminated(err: unknown): boolean {
+  const sqlState = (err as { code?: unknown } | null)?.code;
+  return sqlState === '57P01' || sqlState === '57P02';
+}

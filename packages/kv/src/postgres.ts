@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createKV } from './create-kv.js';
 import type { KVDriver, StoredItem, WriteCondition } from './driver.js';
 import type { KV } from './kv.js';
-import { postgresError } from './postgres-errors.js';
+import { postgresError, terminated } from './postgres-errors.js';
 
 export interface PostgresKVOptions {
   /** A ready pg pool; it is used as is and left open by `close()`. */
@@ -25,6 +25,8 @@ export interface PostgresKVOptions {
 const live = '(expires_at IS NULL OR expires_at > now())';
 const expiry = "now() + $3::double precision * interval '1 millisecond'";
 const pageSize = 500;
+/** Tries of a statement whose pooled connection the server had terminated. */
+const retries = 3;
 
 /**
  * A KV on Postgres: one table (key, value bytea, version, expires_at), upserts with versions, reads that
@@ -92,7 +94,13 @@ export function postgresKV(options: PostgresKVOptions): KV {
         throw err;
       });
       await ready;
-      return (await pool.query<R>(text, values)).rows;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await pool.query<R>(text, values)).rows;
+        } catch (err) {
+          if (attempt >= retries || !terminated(err)) throw err;
+        }
+      }
     } catch (err) {
       throw postgresError(err, what);
     }
