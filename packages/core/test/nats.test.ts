@@ -90,16 +90,22 @@ describe('nats transport and broker under a service', () => {
     }
   });
 
-  it('leaves a connection it was given open on close', async () => {
+  it('listens on a given address and leaves a connection it was given open on close', async () => {
     const connection = await connect({ servers });
     const transport = natsTransport({ connection });
     const broker = natsBroker({ connection });
-    const listener = await transport.listen(async (req) => ({
-      contentType: '',
-      metadata: {},
-      body: req.body,
-    }));
+    const address = `nats:micro.rpc.fixed-${randomUUID()}`;
+    const listener = await transport.listen(
+      async (req) => ({ contentType: '', metadata: {}, body: req.body }),
+      {
+        address,
+      },
+    );
+    expect(listener.address).toBe(address);
     const request = { service: 's', endpoint: 'E', contentType: '', metadata: {}, body: new Uint8Array(2) };
+    await expect(transport.request('http://127.0.0.1:1', request)).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
     expect((await transport.request(listener.address, request, { timeout: 2000 })).body).toHaveLength(2);
     await broker.publish('given', { contentType: '', metadata: {}, body: new Uint8Array(0) });
     await transport.close();
