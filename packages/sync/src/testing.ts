@@ -313,6 +313,7 @@ export function electionSuite(name: string, options: ElectionSuiteOptions): void
       const watching = (async () => {
         for await (const leader of b.observe(key, { signal: controller.signal })) seen.push(leader?.term);
       })();
+      while (seen.length === 0) await delay(10);
       const first = await a.campaign(key, { ttl: 1000 });
       await delay(400);
       await first.resign();
