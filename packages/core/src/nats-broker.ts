@@ -4,7 +4,7 @@ import { invalidArgument, MicroError } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame.js';
 import type { Metadata } from './metadata.js';
 import { checkQueue, checkTopic } from './names.js';
-import { checkNatsSubject, natsLink, publishError } from './nats-link.js';
+import { checkNatsSubject, natsError, natsLink } from './nats-link.js';
 import { checkSize } from './size.js';
 import { defaultMaxMessageSize } from './transport.js';
 
@@ -88,7 +88,7 @@ export function natsBroker(options: NatsBrokerOptions = {}): Broker {
       try {
         nc.publish(prefix + topic, frame);
       } catch (error) {
-        throw publishError(error, `publish to ${topic}`);
+        throw natsError(error, `publish to ${topic}`);
       }
     },
 
@@ -97,13 +97,18 @@ export function natsBroker(options: NatsBrokerOptions = {}): Broker {
       const queue = subscribeOptions.queue === undefined ? undefined : checkQueue(subscribeOptions.queue);
       if (closed) throw new MicroError('unavailable', 'nats broker is closed');
       const nc = await link.connect();
-      const subscription = nc.subscribe(prefix + topic, {
-        ...(queue === undefined ? {} : { queue }),
-        callback: (err, msg) => {
-          if (err !== null) onError(err, undefined);
-          else deliver(topic, handler, msg);
-        },
-      });
+      let subscription: NatsSubscription;
+      try {
+        subscription = nc.subscribe(prefix + topic, {
+          ...(queue === undefined ? {} : { queue }),
+          callback: (err, msg) => {
+            if (err !== null) onError(err, undefined);
+            else deliver(topic, handler, msg);
+          },
+        });
+      } catch (error) {
+        throw natsError(error, `subscribe to ${topic}`);
+      }
       subscriptions.add(subscription);
       try {
         // The server has the subscription once flush returns, so a publish from elsewhere reaches it.

@@ -139,8 +139,8 @@ export function checkNatsSubject(value: string, what: string): string {
   return value;
 }
 
-/** A failed publish: `unavailable` when the connection is closed or draining, `internal` otherwise. */
-export function publishError(error: unknown, what: string): MicroError {
+/** A failed NATS operation: `unavailable` when the connection is closed or draining, `internal` otherwise. */
+export function natsError(error: unknown, what: string): MicroError {
   const gone = error instanceof ClosedConnectionError || error instanceof DrainingConnectionError;
   const reason = error instanceof Error ? error.message : String(error);
   return new MicroError(gone ? 'unavailable' : 'internal', `${what} failed: ${reason}`, { cause: error });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { abortError } from './abort.js';
-import { invalidArgument, MicroError, toMicroError } from './errors.js';
-import { checkNatsSubject, natsLink, publishError } from './nats-link.js';
+import { invalidArgument, isMicroError, MicroError, toMicroError } from './errors.js';
+import { checkNatsSubject, natsError, natsLink } from './nats-link.js';
 import { checkSize } from './size.js';
 import {
   defaultMaxMessageSize,
@@ -101,11 +101,11 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         try {
           nc.publish(subject, frame, { reply: `${inbox}${id}` });
         } catch (error) {
-          entry.fail(publishError(error, describe(request)));
+          entry.fail(natsError(error, describe(request)));
         }
       });
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(isMicroError(error) ? error : natsError(error, describe(request)));
     }
   }
 
@@ -142,11 +142,16 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
         }
       };
-      const subscription = nc.subscribe(subject, {
-        callback: (err, msg) => {
-          if (err === null) void serve(msg);
-        },
-      });
+      let subscription: Subscription;
+      try {
+        subscription = nc.subscribe(subject, {
+          callback: (err, msg) => {
+            if (err === null) void serve(msg);
+          },
+        });
+      } catch (error) {
+        throw natsError(error, `listen on ${subject}`);
+      }
       try {
         await nc.flush();
       } catch (cause) {

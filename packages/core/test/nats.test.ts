@@ -114,6 +114,23 @@ describe('nats transport and broker under a service', () => {
     await connection.close();
   });
 
+  it('answers unavailable on a given connection that was closed', async () => {
+    const connection = await connect({ servers });
+    await connection.close();
+    const transport = natsTransport({ connection });
+    const broker = natsBroker({ connection });
+    const request = { service: 's', endpoint: 'E', contentType: '', metadata: {}, body: new Uint8Array(0) };
+    const message = { contentType: '', metadata: {}, body: new Uint8Array(0) };
+    await expect(transport.listen(async () => message)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(transport.request('nats:micro.rpc.x', request)).rejects.toMatchObject({
+      code: 'unavailable',
+    });
+    await expect(broker.subscribe('closed', () => undefined)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(broker.publish('closed', message)).rejects.toMatchObject({ code: 'unavailable' });
+    await transport.close();
+    await broker.close();
+  });
+
   it('rejects bad options in the factory with invalid_argument', () => {
     expect(() => natsTransport({ maxMessageSize: 0 })).toThrow(
       expect.objectContaining({ code: 'invalid_argument' }),
