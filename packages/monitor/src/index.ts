@@ -1,0 +1,11 @@
+export type { EndpointStats } from './call-stats.js';
+export { CallStats, monitorClient, monitorHandler } from './call-stats.js';
+export type { CheckResult, CheckStatus, HealthCheck, HealthStatus } from './check.js';
+export type { MonitorServer, MonitorServerOptions } from './http.js';
+export { monitorHttpHandler, serveMonitor } from './http.js';
+export type { HealthReport, Monitor, MonitorOptions, MonitorStats, Readiness } from './monitor.js';
+export { createMonitor } from './monitor.js';
+export type { ProcessStats } from './process-stats.js';
+export { processSampler } from './process-stats.js';
+export type { GracefulShutdownOptions } from './shutdown.js';
+export { gracefulShutdown } from './shutdown.js';
