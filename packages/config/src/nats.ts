@@ -150,12 +150,14 @@ class NatsConfigSource implements NatsSource {
 
   #connection(): Promise<NatsConnection> {
     if (this.#options.connection !== undefined) return Promise.resolve(this.#options.connection);
-    this.#owned ??= connect({ servers: this.#options.servers ?? 'nats://127.0.0.1:4222' }).catch(
-      (cause: unknown) => {
-        this.#owned = undefined;
-        throw unavailable('connecting to NATS', cause);
-      },
-    );
+    this.#owned ??= connect({
+      servers: this.#options.servers ?? 'nats://127.0.0.1:4222',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    }).catch((cause: unknown) => {
+      this.#owned = undefined;
+      throw unavailable('connecting to NATS', cause);
+    });
     return this.#owned;
   }
 }

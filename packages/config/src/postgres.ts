@@ -156,10 +156,14 @@ class PostgresConfigSource implements PostgresSource {
   ): Promise<pg.QueryResult<R>> {
     const db = this.#connection();
     await this.#setup(db);
-    try {
-      return await db.query<R>(text, values);
-    } catch (err) {
-      throw postgresError(err, `${what} of config row "${this.row}" in ${this.table}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.query<R>(text, values);
+      } catch (err) {
+        const error = postgresError(err, `${what} of config row "${this.row}" in ${this.table}`);
+        // a pooled connection killed while idle fails once before the pool notices; the retry gets a fresh one
+        if (attempt > 1 || error.code !== 'unavailable' || this.#options.client !== undefined) throw error;
+      }
     }
   }
 

@@ -177,8 +177,13 @@ class RedisConfigSource implements RedisSource {
       });
       let connected = false;
       subscriber.on('ready', () => {
-        if (connected) this.#notify();
-        connected = true;
+        if (!connected) {
+          connected = true;
+          return;
+        }
+        // back after an outage: a restarted server has lost the keyspace flags, and changes may have been missed
+        const restore = mode === 'keyspace' ? enableKeyspaceEvents(client) : Promise.resolve(true);
+        void restore.catch(() => false).finally(() => this.#notify());
       });
       try {
         await subscriber.subscribe(channel);
