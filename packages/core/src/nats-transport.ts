@@ -54,6 +54,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
 
   const onReply = (err: Error | null, msg: Msg): void => {
     if (err !== null) {
+      replies = undefined; // the next request subscribes again
       failAll(new MicroError('unavailable', 'nats transport reply subscription failed', { cause: err }));
       return;
     }
@@ -97,7 +98,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         const entry = new Pending(id, pending, address, request, resolve, reject, signal);
         pending.set(id, entry);
         if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
-        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout);
+        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout).unref();
         try {
           nc.publish(subject, frame, { reply: `${inbox}${id}` });
         } catch (error) {
