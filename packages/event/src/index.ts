@@ -1,3 +1,4 @@
+export { brokerEvents } from './broker-events.js';
 export type {
   CommonEventsOptions,
   DeadLetter,
