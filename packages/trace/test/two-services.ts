@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type Broker,
   createService,
   MicroError,
   type MicroService,
@@ -15,15 +16,26 @@ export interface TwoServices {
   back: MicroService;
   frontName: string;
   backName: string;
+  /** Topic `back` subscribes to (traced), and the bodies it received. */
+  topic: string;
+  events: unknown[];
   /** Metadata the back service saw on its last call. */
   seen: Record<string, string>[];
   stop(): Promise<void>;
 }
 
 /** `front` serves Front.Call by calling `back`'s Back.Call; Back.Fail throws not_found; both traced. */
-export async function twoServices(transport: () => Transport = memoryTransport): Promise<TwoServices> {
+export async function twoServices(
+  transport: () => Transport = memoryTransport,
+  broker: Broker = memoryBroker(),
+): Promise<TwoServices> {
   const registry = memoryRegistry();
-  const broker = memoryBroker();
+  const transports: Transport[] = [];
+  const own = (): Transport => {
+    const made = transport();
+    transports.push(made);
+    return made;
+  };
   const frontName = `front-${randomUUID().slice(0, 8)}`;
   const backName = `back-${randomUUID().slice(0, 8)}`;
   const seen: Record<string, string>[] = [];
@@ -31,12 +43,17 @@ export async function twoServices(transport: () => Transport = memoryTransport):
     name: backName,
     registry,
     broker,
-    transport: transport(),
+    transport: own(),
     ...traceWrappers(),
   });
   back.handle('Back.Call', (request: { n: number }, context) => {
     seen.push({ ...context.metadata });
     return { n: request.n + 1 };
+  });
+  const topic = `${backName}.events`;
+  const events: unknown[] = [];
+  back.subscribe(topic, (body) => {
+    events.push(body);
   });
   back.handle('Back.Fail', () => {
     throw new MicroError('not_found', 'no such thing');
@@ -45,7 +62,7 @@ export async function twoServices(transport: () => Transport = memoryTransport):
     name: frontName,
     registry,
     broker,
-    transport: transport(),
+    transport: own(),
     retries: 0,
     ...traceWrappers(),
   });
@@ -59,9 +76,13 @@ export async function twoServices(transport: () => Transport = memoryTransport):
     frontName,
     backName,
     seen,
+    topic,
+    events,
     async stop() {
       await front.stop();
       await back.stop();
+      await Promise.all(transports.map((t) => t.close()));
+      await broker.close();
     },
   };
 }
