@@ -34,7 +34,11 @@ export class HeldLock<L extends Lease> implements Lock {
     this.#schedule();
   }
 
+  /** Reading it checks the local validity first, so it is aborted as soon as the lease has run out. */
   get signal(): AbortSignal {
+    if (!this.#controller.signal.aborted && Date.now() >= this.#validUntil) {
+      this.#end(lockExpired(this.name, this.token));
+    }
     return this.#controller.signal;
   }
 
@@ -44,7 +48,6 @@ export class HeldLock<L extends Lease> implements Lock {
 
   async extend(ttl?: number): Promise<void> {
     const duration = ttl === undefined ? this.#options.ttl : this.#options.checkTtl(ttl);
-    this.#checkValidity();
     if (this.signal.aborted) throw this.#reason();
     const start = Date.now();
     const outcome = await this.#race(this.#options.backend.extend(this.#options.lease, duration));
@@ -55,7 +58,6 @@ export class HeldLock<L extends Lease> implements Lock {
   }
 
   async release(): Promise<void> {
-    this.#checkValidity();
     if (this.signal.aborted) {
       const reason = this.#reason();
       if (lockFailure(reason) === 'released') throw lockReleased(this.name, this.token);
@@ -87,10 +89,6 @@ export class HeldLock<L extends Lease> implements Lock {
 
   #reason(): MicroError {
     return toMicroError(this.signal.reason, 'aborted');
-  }
-
-  #checkValidity(): void {
-    if (!this.signal.aborted && Date.now() >= this.#validUntil) this.#end(lockExpired(this.name, this.token));
   }
 
   #end(reason: MicroError): MicroError {
