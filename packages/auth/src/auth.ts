@@ -160,7 +160,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
     async generate(id, generateOptions = {}) {
       if (typeof id !== 'string' || !accountId.test(id))
         throw invalidArgument(
-          `account id must be 1-128 letters, digits or . _ @ : -, got ${JSON.stringify(String(id).slice(0, 40))}`,
+          // The value is not echoed: a secret passed in the wrong argument must not reach a log.
+          `account id must be 1-128 letters, digits or . _ @ : - (got ${typeof id === 'string' ? `${id.length} characters` : typeof id})`,
         );
       const type = generateOptions.type ?? 'user';
       if (type !== 'user' && type !== 'service')

@@ -148,12 +148,12 @@ export function tokenVerifier(options: VerifierOptions): Verifier {
       const header = decodeSegment(parts[0] as string) as Header;
       if (typeof header !== 'object' || header === null)
         throw rejection('malformed', 'header is not an object');
-      if (!base64url.test(parts[1] as string) || !base64url.test(parts[2] as string))
-        throw rejection('malformed', 'a segment is not base64url');
       if (typeof header.alg === 'string' && header.alg.toLowerCase() === 'none')
         throw rejection('alg_none', 'unsigned tokens (alg none) are never accepted');
       if (typeof header.alg !== 'string' || !(algorithms as readonly string[]).includes(header.alg))
         throw rejection('alg_not_allowed', `algorithm ${shown(header.alg)} is not allowed`);
+      if (!base64url.test(parts[1] as string) || !base64url.test(parts[2] as string))
+        throw rejection('malformed', 'a segment is not base64url');
       if (header.crit !== undefined) {
         if (!Array.isArray(header.crit) || header.crit.length === 0)
           throw rejection('malformed', 'crit must be a non-empty array');
