@@ -1,5 +1,6 @@
-import { Channel, isMicroError, MicroError, sleep } from '@micro-os/core';
+import { deadlineSignal, isMicroError, MicroError, raceSignal, sleep } from '@micro-os/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { Feed } from './feed.js';
 import { SecretPaths, unwrapSecrets } from './secret.js';
 import type { Source } from './source.js';
 import { type ConfigObject, deepMerge, getAt, splitPath, stableJSON } from './tree.js';
@@ -22,6 +23,12 @@ export interface ConfigOptions {
   onError?: (error: MicroError) => void;
 }
 
+export interface LoadOptions {
+  signal?: AbortSignal;
+  /** In ms. @default none */
+  timeout?: number;
+}
+
 export interface WatchOptions {
   /** Ends the watch when aborted. */
   signal?: AbortSignal;
@@ -29,8 +36,11 @@ export interface WatchOptions {
 
 /** Merged, typed, watchable configuration. */
 export interface Config extends AsyncDisposable {
-  /** Reads every source and starts following them. Idempotent; `watch` and `onChange` call it lazily. */
-  load(): Promise<Config>;
+  /**
+   * Reads every source and starts following them. Idempotent; `watch` and `onChange` call it lazily. The signal
+   * and timeout bound this caller's wait only (`aborted` / `deadline_exceeded`); the load itself goes on.
+   */
+  load(options?: LoadOptions): Promise<Config>;
   /** The value at a dotted path ('db.port'; '' is the root). Needs a completed `load()`. */
   get(path: string): Value;
   /** Validates the whole tree with a Standard Schema; `invalid_argument` naming the paths and reasons. */
@@ -94,13 +104,21 @@ class MergedConfig implements Config {
     this.#onError = options.onError ?? ((error) => process.emitWarning(error.message, 'MicroConfigWarning'));
   }
 
-  async load(): Promise<Config> {
+  async load(options: LoadOptions = {}): Promise<Config> {
     if (this.#closed !== undefined) throw new MicroError('failed_precondition', 'config is closed');
     this.#loading ??= this.#initialLoad().catch((err: unknown) => {
       this.#loading = undefined;
       throw err;
     });
-    await this.#loading;
+    if (options.signal === undefined && options.timeout === undefined) await this.#loading;
+    else {
+      const { signal, done } = deadlineSignal(options.signal, options.timeout);
+      try {
+        await raceSignal(this.#loading, signal, 'config load');
+      } finally {
+        done();
+      }
+    }
     return this;
   }
 
@@ -123,7 +141,7 @@ class MergedConfig implements Config {
   watch(path: string, options: WatchOptions = {}): AsyncIterable<Value> {
     const segments = splitPath(path);
     let watcher: Watcher | undefined;
-    const channel = new Channel<Value>(options.signal, () => {
+    const channel = new Feed<Value>(options.signal, () => {
       if (watcher !== undefined) this.#watchers.delete(watcher);
     });
     watcher = this.#register(

@@ -1,4 +1,4 @@
-export type { Config, ConfigOptions, WatchOptions } from './config.js';
+export type { Config, ConfigOptions, LoadOptions, WatchOptions } from './config.js';
 export { createConfig } from './config.js';
 export { parseDuration } from './duration.js';
 export type { EnvSourceOptions } from './env-source.js';

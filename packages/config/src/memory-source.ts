@@ -1,4 +1,5 @@
-import { Channel, MicroError } from '@micro-os/core';
+import { MicroError } from '@micro-os/core';
+import { Feed } from './feed.js';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, isPlainObject, setAt, splitPath } from './tree.js';
 
@@ -13,7 +14,7 @@ export function memorySource(initial: ConfigObject = {}, options: { name?: strin
   if (!isPlainObject(initial)) throw new MicroError('invalid_argument', 'memorySource needs an object');
   let doc = initial;
   let closed = false;
-  const watchers = new Set<Channel<ConfigObject | undefined>>();
+  const watchers = new Set<Feed<ConfigObject | undefined>>();
   return {
     name: options.name ?? 'memory',
     async read() {
@@ -25,7 +26,7 @@ export function memorySource(initial: ConfigObject = {}, options: { name?: strin
     },
     watch(signal) {
       if (signal.aborted || closed) return endedChannel();
-      const channel: Channel<ConfigObject | undefined> = new Channel(signal, () => watchers.delete(channel));
+      const channel: Feed<ConfigObject | undefined> = new Feed(signal, () => watchers.delete(channel));
       watchers.add(channel);
       return channel;
     },

@@ -1,4 +1,4 @@
-import { Channel } from '@micro-os/core';
+import { Feed } from './feed.js';
 import type { ConfigObject } from './tree.js';
 
 /** Options for one read of a source. */
@@ -21,8 +21,8 @@ export interface Source {
 }
 
 /** A watch that is already over (for a signal aborted before the watch began, or a closed source). */
-export function endedChannel(): Channel<ConfigObject | undefined> {
-  const channel = new Channel<ConfigObject | undefined>();
+export function endedChannel(): Feed<ConfigObject | undefined> {
+  const channel = new Feed<ConfigObject | undefined>();
   channel.end();
   return channel;
 }

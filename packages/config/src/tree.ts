@@ -75,8 +75,9 @@ export function parseDocument(text: string, what: string): ConfigObject {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (cause) {
-    throw invalidArgument(`${what} is not valid JSON: ${(cause as Error).message}`, { source: what });
+  } catch {
+    // the parser's message quotes the text, which may hold secrets: say only what and where
+    throw invalidArgument(`${what} is not valid JSON`, { source: what, length: text.length });
   }
   if (!isPlainObject(value)) {
     throw invalidArgument(

@@ -3,7 +3,7 @@ import { type RedisWatchMode, redisSource } from '@micro-os/config/redis';
 import { configSourceSuite } from '@micro-os/config/testing';
 import { requireServer, testServers } from '@micro-os/core/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 let redis: Redis;
 beforeAll(async () => {
@@ -19,6 +19,17 @@ const modes: [RedisWatchMode, string][] = [
   ['pubsub', 'write() publishing on the key channel'],
   ['poll', 'a plain SET, seen by polling'],
 ];
+configSourceSuite('redis (given client, left open)', {
+  create: () => redisSource({ client: redis, key: `micro-config-test:${randomUUID()}` }),
+  set: async (source, doc) => {
+    await redis.set(source.key, JSON.stringify(doc));
+    expect(redis.status).toBe('ready');
+  },
+  destroy: async (source) => {
+    await redis.del(source.key);
+  },
+});
+
 for (const [watch, how] of modes) {
   configSourceSuite(`redis (${watch}: ${how})`, {
     create: () => redisSource({ url: testServers.redis, key: `micro-config-test:${randomUUID()}`, watch }),
