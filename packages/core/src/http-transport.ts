@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import {
   Agent,
   type ClientRequest,
@@ -7,7 +8,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { abortError } from './abort.js';
 import { invalidArgument, MicroError, toMicroError } from './errors.js';
 import { checkSize } from './size.js';
@@ -211,7 +212,7 @@ class ServedCall {
 
   async run(request: TransportRequest): Promise<void> {
     const { endpoint, res } = this;
-    const controller = new AbortController();
+    const controller = connectionController(this.req.socket as Connection);
     this.controller = controller;
     this.running = true;
     endpoint.active.add(this);
@@ -235,6 +236,28 @@ class ServedCall {
   abort(reason: MicroError): void {
     if (this.running) this.controller?.abort(reason);
   }
+}
+
+const kController = Symbol('micro-os.http.controller');
+type Connection = Socket & { [kController]?: AbortController };
+
+/**
+ * The abort controller for a request on `socket`. Requests on one keep-alive connection follow each other, so
+ * they share a controller while the previous handler left no listener on its signal and it was not aborted:
+ * making an AbortController is a large part of a request's own cost. A signal that still has listeners is left
+ * to its request and garbage collection, so nothing accumulates on a long-lived connection.
+ */
+function connectionController(socket: Connection): AbortController {
+  const existing = socket[kController];
+  if (
+    existing !== undefined &&
+    !existing.signal.aborted &&
+    getEventListeners(existing.signal, 'abort').length === 0
+  )
+    return existing;
+  const controller = new AbortController();
+  socket[kController] = controller;
+  return controller;
 }
 
 function onServedData(this: ServedRequest, chunk: Buffer): void {

@@ -379,6 +379,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       checkTopic(topic);
       const queue = subscribeOptions.queue === undefined ? undefined : checkQueue(subscribeOptions.queue);
       if (typeof handler !== 'function') throw invalidArgument(`handler for ${topic} must be a function`);
+      if (closed) throw new MicroError('unavailable', 'redis broker is closed');
       const connection = subscriberConnection();
       const what = `subscribe to ${topic}`;
       await ready(connection, what);

@@ -151,6 +151,79 @@ describe('createService over the http transport', () => {
   });
 });
 
+describe('httpTransport listener close', () => {
+  it('aborts running handlers with unavailable, answers them, and stops accepting', async () => {
+    const server = httpTransport();
+    const client = httpTransport();
+    let reason: unknown;
+    const listener = await server.listen(
+      (_req, signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () => {
+            reason = signal.reason;
+            resolve({
+              contentType: '',
+              metadata: {},
+              body: new Uint8Array(0),
+              error: (signal.reason as MicroError).toJSON(),
+            });
+          });
+        }),
+    );
+    const request = { service: 's', endpoint: 'E.C', contentType: '', metadata: {}, body: new Uint8Array(0) };
+    const pending = client.request(listener.address, request, { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await listener.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(isMicroError(reason, 'unavailable')).toBe(true);
+    expect((await pending).error).toMatchObject({ code: 'unavailable' });
+    const err = await client.request(listener.address, request, { timeout: 2000 }).catch((e: unknown) => e);
+    expect(isMicroError(err, 'unavailable')).toBe(true);
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('httpTransport handler signals', () => {
+  it("cancelling one request never aborts an earlier request's signal on the same connection", async () => {
+    const server = httpTransport();
+    const client = httpTransport({ maxSockets: 1 });
+    const firstAborted: unknown[] = [];
+    let secondAborted = false;
+    const listener = await server.listen(async (req, signal) => {
+      if (req.endpoint === 'First.Call') {
+        signal.addEventListener('abort', () => firstAborted.push(signal.reason));
+        return { contentType: '', metadata: {}, body: new Uint8Array(0) };
+      }
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      secondAborted = true;
+      return { contentType: '', metadata: {}, body: new Uint8Array(0) };
+    });
+    const request = (endpoint: string) => ({
+      service: 's',
+      endpoint,
+      contentType: '',
+      metadata: {},
+      body: new Uint8Array(0),
+    });
+    await client.request(listener.address, request('First.Call'));
+    const controller = new AbortController();
+    const second = client
+      .request(listener.address, request('Second.Call'), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    expect(isMicroError(await second, 'aborted')).toBe(true);
+    const end = Date.now() + 3000;
+    while (!secondAborted && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(secondAborted).toBe(true);
+    expect(firstAborted).toEqual([]);
+    await client.close();
+    await server.close();
+  });
+});
+
 describe('httpTransport options', () => {
   it('rejects invalid options with invalid_argument naming the value', () => {
     expect(() => httpTransport({ port: 70_000 })).toThrow(/port .*70000/);
