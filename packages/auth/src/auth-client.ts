@@ -47,7 +47,14 @@ export function authClient(options: AuthClientOptions): ClientWrapper {
     pending ??= fetchToken().finally(() => {
       pending = undefined;
     });
-    return (await pending).accessToken;
+    try {
+      return (await pending).accessToken;
+    } catch (err) {
+      // The issuer is unreachable: a token that has not expired yet still serves until it does.
+      if (current !== undefined && Date.now() < current.token.expires - 1000)
+        return current.token.accessToken;
+      throw err;
+    }
   };
 
   return (next) => async (request, callOptions) => {

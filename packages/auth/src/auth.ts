@@ -122,6 +122,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
     issuer,
     clockSkew,
     keys: () => keys.jwks(),
+    // In process the key ring is cheap to read: rotations and retirements take effect at once.
+    keysRefreshInterval: 0,
     revocations: store,
   });
 

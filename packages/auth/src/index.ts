@@ -4,6 +4,8 @@ export type { AuthClientOptions } from './auth-client.js';
 export { authClient } from './auth-client.js';
 export type { AuthHandlerOptions } from './auth-handler.js';
 export { authHandler, bearerToken, principalOf } from './auth-handler.js';
+export type { AuthEndpoints, RemoteAuth } from './auth-service.js';
+export { remoteAuth, serveAuth } from './auth-service.js';
 export type { SigningAlgorithm } from './keys.js';
 export { memoryAuthStore } from './memory-store.js';
 export type { Decision, Rule, Rules, RulesOptions } from './rules.js';

@@ -44,8 +44,10 @@ export interface VerifierOptions {
   audience: string;
   /** The issuer tokens must come from. @default any issuer, but the claim must be present */
   issuer?: string;
-  /** Public keys: a JWKS or a function returning the current one (called again for an unknown `kid`, at most once a second). */
+  /** Public keys: a JWKS or a function returning the current one (called again at most every `keysRefreshInterval`, so new keys appear and retired ones go). */
   keys: JSONWebKeySet | (() => JSONWebKeySet | Promise<JSONWebKeySet>);
+  /** Least ms between two calls of a `keys` function; tokens naming an unknown key cannot make it call more often. @default 1000 */
+  keysRefreshInterval?: number;
   /** Seconds of clock difference tolerated on `exp` and `nbf`. @default 30 */
   clockSkew?: number;
   /** Revocation list checked after the signature. @default none */
@@ -111,7 +113,10 @@ export function tokenVerifier(options: VerifierOptions): Verifier {
   const crit = new Set(options.crit ?? []);
   const source = options.keys;
   const imported = new Map<string, { alg: string; key: Awaited<ReturnType<typeof importJWK>> }>();
-  let lastFetch = 0;
+  const refreshInterval = options.keysRefreshInterval ?? 1000;
+  if (!(refreshInterval >= 0))
+    throw invalidArgument(`keysRefreshInterval must be >= 0 ms, got ${refreshInterval}`);
+  let lastFetch = Number.NEGATIVE_INFINITY;
 
   const load = async (jwks: JSONWebKeySet): Promise<void> => {
     const kids = new Set<string>();
@@ -130,10 +135,14 @@ export function tokenVerifier(options: VerifierOptions): Verifier {
   ): Promise<{ alg: string; key: Awaited<ReturnType<typeof importJWK>> }> => {
     let entry = imported.get(kid);
     const now = Date.now();
-    const refresh = typeof source === 'function' && (entry === undefined || now - lastFetch >= 1000);
-    if (refresh || lastFetch === 0) {
+    const stale = now - lastFetch >= refreshInterval;
+    if (lastFetch === Number.NEGATIVE_INFINITY || (typeof source === 'function' && stale)) {
       lastFetch = now;
-      await load(typeof source === 'function' ? await source() : source);
+      try {
+        await load(typeof source === 'function' ? await source() : source);
+      } catch (err) {
+        throw new MicroError('unavailable', 'the key set (JWKS) could not be loaded', { cause: err });
+      }
       entry = imported.get(kid);
     }
     if (entry === undefined) throw rejection('unknown_key', 'signed by a key not in the key set');
