@@ -93,7 +93,7 @@ export class HeldLock<L extends Lease> implements Lock {
 
   #end(reason: MicroError): MicroError {
     clearTimeout(this.#timer);
-    if (!this.signal.aborted) this.#controller.abort(reason);
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
     return reason;
   }
 
