@@ -134,12 +134,16 @@ export function cachedRegistry(registry: Registry, options: CachedRegistryOption
       promise.then(resolve, reject).finally(() => clearTimeout(timer));
     });
 
+  // A hand-written copy: callers may change what they get without touching the cache, and it costs far
+  // less than structuredClone on the hot path.
   const copy = (services: Service[], stale: boolean): Service[] =>
-    services.map((s) => {
-      const clone = structuredClone(s);
-      if (stale) clone.metadata = { ...clone.metadata, [staleKey]: 'true' };
-      return clone;
-    });
+    services.map((s) => ({
+      name: s.name,
+      version: s.version,
+      metadata: stale ? { ...s.metadata, [staleKey]: 'true' } : { ...s.metadata },
+      endpoints: s.endpoints.map((e) => ({ name: e.name, metadata: { ...e.metadata } })),
+      nodes: s.nodes.map((n) => ({ id: n.id, address: n.address, metadata: { ...n.metadata } })),
+    }));
 
   return {
     name: `cached(${registry.name})`,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { deadlineSignal, isMicroError, MicroError, raceSignal } from '@micro-os/core';
 import { Redis } from 'ioredis';
 import {
@@ -42,6 +42,8 @@ if ARGV[4] ~= '0' then
 end
 return redis.call('XADD', KEYS[1], '*', 't', ARGV[3], 'r', ARGV[1])
 `;
+
+const publishSha = createHash('sha1').update(publishScript).digest('hex');
 
 const field = (fields: string[], name: string): string | undefined => {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
@@ -128,20 +130,21 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
       const { record, body } = normalize(event, common);
       const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
       try {
-        const id = await raceSignal(
-          redis().eval(
-            publishScript,
-            2,
-            streamKey,
-            `${base}:id:${record.id}`,
-            body,
-            String(Math.ceil(common.dedupeWindow)),
-            record.type,
-            String(maxLength),
-          ) as Promise<string | null>,
-          signal,
-          'publish',
-        );
+        const args = [
+          streamKey,
+          `${base}:id:${record.id}`,
+          body,
+          String(Math.ceil(common.dedupeWindow)),
+          record.type,
+          String(maxLength),
+        ];
+        const r = redis();
+        // EVALSHA, loading the script on the first NOSCRIPT (after a restart or on a new server).
+        const run = (r.evalsha(publishSha, 2, ...args) as Promise<string | null>).catch((err: unknown) => {
+          if (!errorMessage(err).includes('NOSCRIPT')) throw err;
+          return r.eval(publishScript, 2, ...args) as Promise<string | null>;
+        });
+        const id = await raceSignal(run, signal, 'publish');
         return { id: record.id, duplicate: id === null };
       } catch (err) {
         throw wrap(err, `publish ${record.id}`);
