@@ -55,7 +55,11 @@ export function natsLink(
     for await (const status of statuses) {
       if (status.type === 'disconnect') {
         up = false;
-        onDown(new MicroError('unavailable', `${owner}: connection to NATS ${status.server} lost`));
+        onDown(
+          new MicroError('unavailable', `${owner}: connection to NATS ${status.server} lost`, {
+            details: { local: true },
+          }),
+        );
       } else if (status.type === 'reconnect') {
         up = true;
       }

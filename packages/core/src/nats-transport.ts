@@ -4,6 +4,7 @@ import { abortError } from './abort.js';
 import { invalidArgument, isMicroError, MicroError, toMicroError } from './errors.js';
 import { checkNatsSubject, natsError, natsLink } from './nats-link.js';
 import { checkSize } from './size.js';
+import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
   type Listener,
@@ -88,7 +89,11 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       if (nc === undefined) {
         return link.connect().then(() => sendRequest(address, request, requestOptions));
       }
-      if (!link.up) throw new MicroError('unavailable', 'nats transport is disconnected from the server');
+      if (!link.up) {
+        throw new MicroError('unavailable', 'nats transport is disconnected from the server', {
+          details: { local: true },
+        });
+      }
       const frame = encodeRequest(request);
       const max = nc.info?.max_payload;
       if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
@@ -98,7 +103,8 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         const entry = new Pending(id, pending, address, request, resolve, reject, signal);
         pending.set(id, entry);
         if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
-        if (timeout !== undefined) entry.timer = setTimeout(expire, timeout, entry, timeout).unref();
+        if (timeout !== undefined)
+          entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
         try {
           nc.publish(subject, frame, { reply: `${inbox}${id}` });
         } catch (error) {
@@ -195,7 +201,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
 
 /** One request awaiting its response; it is its own abort listener, so no closure per request. */
 class Pending {
-  timer: NodeJS.Timeout | undefined;
+  cancelTimer: (() => void) | undefined;
   constructor(
     readonly id: number,
     readonly table: Map<number, Pending>,
@@ -220,7 +226,7 @@ class Pending {
 
   private settle(): boolean {
     if (!this.table.delete(this.id)) return false;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.signal?.removeEventListener('abort', this);
     return true;
   }

@@ -1,4 +1,4 @@
-import { isRetryable, MicroError } from './errors.js';
+import { isMicroError, isRetryable, MicroError } from './errors.js';
 import { checkServiceName } from './names.js';
 import type { Node, Registry, RegistryEvent, Service } from './registry.js';
 
@@ -171,7 +171,10 @@ export function cachedSelector(options: CachedSelectorOptions): Selector {
     mark(_service, node, error) {
       if (error === undefined) {
         if (bad.size > 0) bad.delete(node.id);
-      } else if (isRetryable(error)) bad.set(node.id, Date.now() + badNodeTimeout);
+      } else if (isRetryable(error) && !(isMicroError(error) && error.details.local === true)) {
+        // An error flagged `local` is this process's own connection trouble, not the node's fault.
+        bad.set(node.id, Date.now() + badNodeTimeout);
+      }
     },
     async close() {
       watching.abort();
