@@ -208,12 +208,12 @@ export function locksSuite(name: string, options: LocksSuiteOptions): void {
         async (signal, lock) => {
           seen = signal;
           expect(lock.signal).toBe(signal);
-          await delay(900);
+          await delay(1200);
           expect(signal.aborted).toBe(false);
           expect(lockFailure(await reasonOf(b.acquire(key, { wait: 0 })))).toBe('acquire_timeout');
           return 42;
         },
-        { ttl: 300 },
+        { ttl: 500 },
       );
       expect(result).toBe(42);
       expect(seen?.aborted).toBe(true);

@@ -88,18 +88,19 @@ async function handle(command: Command): Promise<void> {
       return;
     }
     case 'campaign': {
-      const elected = await elections.campaign(command.name, { ttl: command.ttl });
-      say({ event: 'elected', term: elected.term, at: Date.now() });
-      elected.revoked.addEventListener('abort', () =>
-        say({ event: 'revoked', term: elected.term, at: Date.now() }),
-      );
-      // As leader, write with the term as fencing token until revoked.
-      while (!elected.revoked.aborted) {
-        const accepted = await write(command.row, elected.term);
-        say({ event: 'leader-write', term: elected.term, accepted, revoked: elected.revoked.aborted });
-        await sleep(100);
+      // Campaign, lead (writing with the term as fencing token every 100 ms) until revoked, campaign again.
+      for (;;) {
+        const elected = await elections.campaign(command.name, { ttl: command.ttl });
+        say({ event: 'elected', term: elected.term, at: Date.now() });
+        elected.revoked.addEventListener('abort', () =>
+          say({ event: 'revoked', term: elected.term, at: Date.now() }),
+        );
+        while (!elected.revoked.aborted) {
+          const accepted = await write(command.row, elected.term);
+          say({ event: 'leader-write', term: elected.term, accepted, at: Date.now() });
+          await sleep(100);
+        }
       }
-      return;
     }
     case 'exit': {
       await locks.close();
