@@ -97,7 +97,14 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
       request: TransportRequest,
       opts: RequestOptions = {},
     ): Promise<TransportResponse> {
-      return send(agent, target(address), address, request, opts, maxSize, maxFrame);
+      if (closed) return Promise.reject(new MicroError('unavailable', 'http transport is closed'));
+      let to: Target;
+      try {
+        to = target(address);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return send(agent, to, address, request, opts, maxSize, maxFrame);
     },
     async close() {
       if (closed) return;

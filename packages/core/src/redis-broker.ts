@@ -19,7 +19,10 @@ export interface RedisBrokerOptions {
   prefix?: string | undefined;
   /** How long a queue group's claim on a message is kept, in ms: longer than any delivery skew between members. @default 60000 */
   claimTtl?: number | undefined;
-  /** How long publish and subscribe wait for a connection that is still being made, in ms. @default 5000 */
+  /**
+   * How long publish and subscribe wait for a connection that is still being made, and (on connections the
+   * broker opens) for any command's reply, in ms. @default 5000
+   */
   connectTimeout?: number | undefined;
   /**
    * Called with errors thrown by handlers, messages that cannot be decoded or claimed, and connection failures
@@ -134,8 +137,10 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     watch(
       new Redis(options.url ?? 'redis://127.0.0.1:6379', {
         lazyConnect: true,
-        // Commands caught by a dropped connection fail after one reconnect attempt instead of twenty.
+        // Commands caught by a dropped connection fail after one reconnect attempt instead of twenty, and a
+        // connection that stopped answering (no reset, no close) fails them after the timeout.
         maxRetriesPerRequest: 1,
+        commandTimeout: connectTimeout,
       }),
       'publisher',
     );
@@ -168,7 +173,10 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
 
   const subscriberConnection = (): Redis => {
     if (subscriber === undefined) {
-      subscriber = watch(publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1 }), 'subscriber');
+      subscriber = watch(
+        publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: connectTimeout }),
+        'subscriber',
+      );
       subscriber.on('messageBuffer', onMessage);
     }
     return subscriber;
@@ -281,6 +289,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     }
   }
 
+  /** Connections being waited for, so that concurrent callers share one wait. */
+  const connecting = new Map<Redis, Promise<void>>();
+
   /** Resolves once `connection` is ready; fails fast with `unavailable` while it is known to be down. */
   const ready = async (connection: Redis, what: string): Promise<void> => {
     if (closed) throw new MicroError('unavailable', 'redis broker is closed');
@@ -289,39 +300,16 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     if (status === 'reconnecting' || status === 'close' || status === 'end') {
       throw new MicroError('unavailable', `redis is not connected (${status}); ${what} failed`);
     }
-    if (status === 'wait') connection.connect().catch(() => undefined);
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: MicroError): void => {
-        clearTimeout(timer);
-        connection.off('ready', onReady);
-        connection.off('error', onFail);
-        connection.off('end', onEnd);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onReady = (): void => done();
-      const onFail = (cause: Error): void =>
-        done(
-          new MicroError('unavailable', `redis connection failed; ${what} failed: ${cause.message}`, {
-            cause,
-          }),
-        );
-      const onEnd = (): void => done(new MicroError('unavailable', `redis connection ended; ${what} failed`));
-      const timer = setTimeout(
-        () =>
-          done(
-            new MicroError(
-              'unavailable',
-              `redis did not connect within ${connectTimeout} ms; ${what} failed`,
-            ),
-          ),
-        connectTimeout,
-      );
-      timer.unref();
-      connection.on('ready', onReady);
-      connection.on('error', onFail);
-      connection.on('end', onEnd);
-    });
+    let pending = connecting.get(connection);
+    if (pending === undefined) {
+      pending = untilReady(connection, connectTimeout).finally(() => connecting.delete(connection));
+      connecting.set(connection, pending);
+    }
+    try {
+      await pending;
+    } catch (cause) {
+      throw unavailable(cause, what);
+    }
   };
 
   const unavailable = (cause: unknown, what: string): MicroError =>
@@ -476,6 +464,32 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       await this.close();
     },
   };
+}
+
+/** Waits for a connection that is being made: its `ready`, or its first error, end or the timeout. */
+function untilReady(connection: Redis, timeout: number): Promise<void> {
+  // A failed connect() also reaches the 'error' listeners, which report it; this promise need not.
+  if (connection.status === 'wait') connection.connect().catch(() => undefined);
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer);
+      connection.off('ready', onReady);
+      connection.off('error', done);
+      connection.off('end', onEnd);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onReady = (): void => done();
+    const onEnd = (): void => done(new MicroError('unavailable', 'redis connection ended'));
+    const timer = setTimeout(
+      () => done(new MicroError('unavailable', `redis did not connect within ${timeout} ms`)),
+      timeout,
+    );
+    timer.unref();
+    connection.on('ready', onReady);
+    connection.on('error', done);
+    connection.on('end', onEnd);
+  });
 }
 
 /** Closes a connection politely when it is up, at once when it is not (QUIT would wait for a reconnect). */
