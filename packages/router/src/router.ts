@@ -299,9 +299,15 @@ export function routerSelector(options: RouterOptions): Router {
       const ordered = selectOptions.strategy(candidates.map((c) => c.node));
       const byId = new Map(candidates.map((c) => [c.node.id, c]));
       return () => {
-        const node = ordered();
-        const state = byId.get(node.id);
-        return state === undefined ? node : begin(state, now());
+        const at = now();
+        // The caller's strategy orders the nodes; half-open breakers still admit one probe each.
+        for (let i = 0; i < candidates.length; i++) {
+          const node = ordered();
+          const state = byId.get(node.id);
+          if (state === undefined) return node;
+          if (state.acquire(at)) return begin(state, at);
+        }
+        throw unavailable(service, candidates.length, 'every candidate became unavailable during the call');
       };
     }
     return nextOf(service, candidates, turn);

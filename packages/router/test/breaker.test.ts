@@ -1,4 +1,4 @@
-import { isMicroError, MicroError } from '@micro-os/core';
+import { isMicroError, MicroError, memoryRegistry, roundRobin } from '@micro-os/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Router, routerSelector } from '../src/index.js';
 import { type Fleet, sleep, startFleet } from './helpers.js';
@@ -95,5 +95,28 @@ describe('breaker error rate', () => {
     expect(router.stats().nodes[0]?.breaker).toBe('closed');
     await router.close();
     await fleet.close();
+  });
+});
+
+describe('breaker with a caller-supplied core strategy', () => {
+  it('still admits a single half-open probe', async () => {
+    const registry = memoryRegistry();
+    await registry.register({
+      name: 'solo',
+      version: '1',
+      metadata: {},
+      endpoints: [],
+      nodes: [{ id: 'solo-1', address: 'memory://solo-1', metadata: {} }],
+    });
+    const router = routerSelector({ registry, breaker: { minCalls: 1, coolDown: 50 }, ejection: false });
+    const down = new MicroError('unavailable', 'down');
+    router.mark('solo', (await router.select('solo', { strategy: roundRobin() }))(), down);
+    await sleep(70);
+    const first = await router.select('solo', { strategy: roundRobin() });
+    const second = await router.select('solo', { strategy: roundRobin() });
+    expect(first().id).toBe('solo-1');
+    expect(() => second()).toThrow(/unavailable|no available node/);
+    await router.close();
+    await registry.close();
   });
 });
