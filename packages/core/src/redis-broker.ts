@@ -386,6 +386,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
             },
           ),
         };
+        created.subscribed.catch(() => undefined);
         channel = created;
         channels.set(name, channel);
       }
@@ -409,6 +410,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
               throw unavailable(cause, `${what} in queue group ${queue}`);
             },
           );
+          // Every subscribe awaits this, but one that failed earlier (on SUBSCRIBE) returns before it does.
+          created.joined.catch(() => undefined);
           member.groups.set(queue, created);
           group = created;
           heartbeat ??= setInterval(renew, heartbeatInterval).unref();
