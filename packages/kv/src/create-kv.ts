@@ -22,7 +22,18 @@ function view(shared: Shared, prefix: string, root: boolean): KV {
   const open = (): void => {
     if (shared.closed) throw new MicroError('failed_precondition', `${driver.name} kv is closed`);
   };
-  const fullKey = (key: unknown): string => checkKey(key, prefix, driver.maxKeyLength);
+  const fullKey = (key: unknown): string => {
+    open();
+    return checkKey(key, prefix, driver.maxKeyLength);
+  };
+  /** Runs `run` with its synchronous throws turned into rejections, without another promise layer. */
+  const attempt = <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return run();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
   const encode = (key: string, value: Value): Uint8Array => {
     if (value === undefined) throw invalidArgument(`value for key "${key}" is undefined; use del to remove`);
     const data = encodeValue(value, key);
@@ -34,27 +45,33 @@ function view(shared: Shared, prefix: string, root: boolean): KV {
     }
     return data;
   };
-  const put = async (key: string, value: Value, options: PutOptions = {}): Promise<number> => {
-    open();
-    const full = fullKey(key);
-    const ttl = checkTtl(options.ttl, key);
-    const condition = checkCondition(options, key);
-    return driver.put(full, encode(key, value), ttl, condition);
-  };
-
+  const put = (key: string, value: Value, options: PutOptions = {}): Promise<number> =>
+    attempt(() => {
+      const full = fullKey(key);
+      const ttl = checkTtl(options.ttl, key);
+      const condition = checkCondition(options, key);
+      return driver.put(full, encode(key, value), ttl, condition);
+    });
   const kv: KV = {
     name: driver.name,
     prefix,
-    async get<V extends Value = Value>(key: string): Promise<V | undefined> {
-      open();
-      const item = await driver.get(fullKey(key));
-      return item === undefined ? undefined : (decodeValue(item.data) as V);
+    get<V extends Value = Value>(key: string): Promise<V | undefined> {
+      return attempt(() =>
+        driver
+          .get(fullKey(key))
+          .then((item) => (item === undefined ? undefined : (decodeValue(item.data) as V))),
+      );
     },
-    async getEntry<V extends Value = Value>(key: string): Promise<Entry<V> | undefined> {
-      open();
-      const item = await driver.get(fullKey(key));
-      if (item === undefined) return undefined;
-      return { key, value: decodeValue(item.data) as V, version: item.version };
+    getEntry<V extends Value = Value>(key: string): Promise<Entry<V> | undefined> {
+      return attempt(() =>
+        driver
+          .get(fullKey(key))
+          .then((item) =>
+            item === undefined
+              ? undefined
+              : { key, value: decodeValue(item.data) as V, version: item.version },
+          ),
+      );
     },
     put,
     async del(key) {

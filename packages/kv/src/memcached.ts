@@ -22,6 +22,7 @@ const status = { ok: 0, notFound: 1, exists: 2, tooLarge: 3 } as const;
 /** memcached reads an expiry above 30 days as a unix time. */
 const relativeLimit = 30 * 24 * 60 * 60;
 const noFlags = Buffer.alloc(4);
+const empty = Buffer.alloc(0);
 
 /**
  * A KV on memcached through memjs's binary-protocol requests, so versions are memcached's CAS tokens.
@@ -37,7 +38,8 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
   if (!(Number.isFinite(timeout) && timeout > 0)) {
     throw invalidArgument(`memcachedKV timeout must be > 0 ms, got ${String(options.timeout)}`);
   }
-  const base = Buffer.from(options.keyPrefix ?? 'micro-os:kv:');
+  const base = options.keyPrefix ?? 'micro-os:kv:';
+  if (typeof base !== 'string') throw invalidArgument('memcachedKV keyPrefix must be a string');
   const client =
     given ??
     memjs.Client.create(servers, {
@@ -51,20 +53,15 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
     new Promise<memjs.Response>((resolve, reject) => {
       client.incrSeq();
       const seq = client.seq;
-      const fullKey = Buffer.concat([base, Buffer.from(key)]);
+      const fullKey = base + key;
       const buffer = memjs.Utils.makeRequestBuffer(opcode, fullKey, extras, value, seq);
-      buffer.writeBigUInt64BE(cas, 16);
-      client.perform(
-        fullKey.toString('latin1'),
-        buffer,
-        seq,
-        (err: Error | null, response?: memjs.Response) => {
-          if (err !== null || response === undefined) {
-            const message = err?.message ?? 'no response';
-            reject(new MicroError('unavailable', `memcached ${what} failed: ${message}`, { cause: err }));
-          } else resolve(response);
-        },
-      );
+      if (cas !== 0n) buffer.writeBigUInt64BE(cas, 16);
+      client.perform(fullKey, buffer, seq, (err: Error | null, response?: memjs.Response) => {
+        if (err !== null || response === undefined) {
+          const message = err?.message ?? 'no response';
+          reject(new MicroError('unavailable', `memcached ${what} failed: ${message}`, { cause: err }));
+        } else resolve(response);
+      });
     });
   const unexpected = (what: string, key: string, response: memjs.Response): MicroError => {
     const code = response.header.status === status.tooLarge ? 'invalid_argument' : 'internal';
@@ -77,7 +74,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
     );
   };
   const read = async (key: string): Promise<(StoredItem & { expired: boolean }) | undefined> => {
-    const response = await request('get', op.get, key, Buffer.alloc(0), Buffer.alloc(0));
+    const response = await request('get', op.get, key, empty, empty);
     if (response.header.status === status.notFound) return undefined;
     if (response.header.status !== status.ok) throw unexpected('get', key, response);
     const expires = Number(response.val.readBigUInt64BE(0));
@@ -107,7 +104,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
 
   const driver: KVDriver = {
     name: 'memcached',
-    maxKeyLength: 250 - base.byteLength,
+    maxKeyLength: 250 - Buffer.byteLength(base),
     maxValueSize: options.maxValueSize ?? 1024 * 1024 - 1024,
     async get(key) {
       const item = await read(key);
@@ -144,7 +141,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
       return version(replaced);
     },
     async del(key) {
-      const response = await request('delete', op.delete, key, Buffer.alloc(0), Buffer.alloc(0));
+      const response = await request('delete', op.delete, key, empty, empty);
       if (response.header.status === status.notFound) return false;
       if (response.header.status !== status.ok) throw unexpected('delete', key, response);
       return true;

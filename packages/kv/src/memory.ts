@@ -42,7 +42,7 @@ export function memoryKV(options: MemoryKVOptions = {}): KV {
     if (slot === undefined) return undefined;
     items.delete(key);
     items.set(key, slot);
-    return { data: slot.data, version: slot.version };
+    return { data: new Uint8Array(slot.data), version: slot.version };
   };
 
   const driver: KVDriver = {
@@ -70,7 +70,7 @@ export function memoryKV(options: MemoryKVOptions = {}): KV {
       clock += 1;
       items.delete(key);
       items.set(key, {
-        data: data.slice(),
+        data: new Uint8Array(data),
         version: clock,
         expires: ttl === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttl,
       });

@@ -95,13 +95,15 @@ export function redisKV(options: RedisKVOptions): KV {
     name: 'redis',
     maxKeyLength: options.maxKeyLength ?? 1024,
     maxValueSize: options.maxValueSize ?? 512 * 1024 * 1024,
-    async get(key) {
-      return item(await call('get', () => client.hmgetBuffer(base + key, 'v', 'n')));
+    get(key) {
+      return client.hmgetBuffer(base + key, 'v', 'n').then(item, (err: unknown) => {
+        throw fail(err, 'get');
+      });
     },
     async getMany(keys) {
       return Promise.all(keys.map((key) => driver.get(key)));
     },
-    async put(key, data, ttl, condition: WriteCondition) {
+    put(key, data, ttl, condition: WriteCondition) {
       const args = [
         base + key,
         Buffer.from(data.buffer, data.byteOffset, data.byteLength),
@@ -109,23 +111,30 @@ export function redisKV(options: RedisKVOptions): KV {
         condition.kind,
         condition.kind === 'version' ? String(condition.version) : '',
       ];
-      const result = await call('put', async () => {
-        try {
-          return await client.evalsha(putSha, 1, ...args);
-        } catch (err) {
-          if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-          return client.eval(putScript, 1, ...args);
-        }
-      });
-      if (result === -1)
-        throw new MicroError('already_exists', `key "${key}" already exists`, { details: { key } });
-      if (result === -2) {
-        const expected = condition.kind === 'version' ? condition.version : null;
-        throw new MicroError('aborted', `key "${key}" is not at version ${expected}`, {
-          details: { key, expected },
-        });
-      }
-      return Number(result);
+      return client
+        .evalsha(putSha, 1, ...args)
+        .catch((err: unknown) => {
+          if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
+            return client.eval(putScript, 1, ...args);
+          throw err;
+        })
+        .then(
+          (result) => {
+            if (result === -1) {
+              throw new MicroError('already_exists', `key "${key}" already exists`, { details: { key } });
+            }
+            if (result === -2) {
+              const expected = condition.kind === 'version' ? condition.version : null;
+              throw new MicroError('aborted', `key "${key}" is not at version ${expected}`, {
+                details: { key, expected },
+              });
+            }
+            return Number(result);
+          },
+          (err: unknown) => {
+            throw fail(err, 'put');
+          },
+        );
     },
     async del(key) {
       return (await call('del', () => client.del(base + key))) > 0;

@@ -5,8 +5,6 @@ import type { PutOptions } from './kv.js';
 /** Separates a namespace from the keys below it. */
 export const separator = ':';
 
-const encoder = new TextEncoder();
-
 /** A key: a non-empty string without NUL, at most `max` UTF-8 bytes once namespaced. */
 export function checkKey(key: unknown, prefix: string, max: number): string {
   if (typeof key !== 'string') throw invalidArgument(`key must be a string, got ${typeof key}`);
@@ -14,7 +12,9 @@ export function checkKey(key: unknown, prefix: string, max: number): string {
   if (key.includes('\0'))
     throw invalidArgument(`key "${key.replaceAll('\0', '\\0')}" contains a NUL character`);
   const full = prefix + key;
-  const length = encoder.encode(full).byteLength;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most keys need no encoding to be measured.
+  if (full.length * 3 <= max) return full;
+  const length = Buffer.byteLength(full, 'utf8');
   if (length > max) {
     throw invalidArgument(
       `key "${key.slice(0, 40)}..." is ${length} bytes, over the backend's limit of ${max}`,

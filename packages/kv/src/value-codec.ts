@@ -4,26 +4,29 @@ import type { Value } from './kv.js';
 const bytesTag = 0;
 const jsonTag = 1;
 
-/** Encodes a value with a one-byte type tag, so bytes come back as bytes and JSON as JSON. */
+/**
+ * Encodes a value with a one-byte type tag, so bytes come back as bytes and JSON as JSON. The result is
+ * transient (drivers send or copy it), so it comes from Node's buffer pool.
+ */
 export function encodeValue(value: Value, key: string): Uint8Array {
-  if (value instanceof Uint8Array) {
-    const out = new Uint8Array(value.byteLength + 1);
-    out[0] = bytesTag;
-    out.set(value, 1);
-    return out;
-  }
+  if (value instanceof Uint8Array) return tagged(bytesTag, value);
   checkJson(value, key, 'value', new Set());
-  const body = jsonCodec.encode(value);
-  const out = new Uint8Array(body.byteLength + 1);
-  out[0] = jsonTag;
+  return tagged(jsonTag, jsonCodec.encode(value));
+}
+
+function tagged(tag: number, body: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(body.byteLength + 1);
+  out[0] = tag;
   out.set(body, 1);
   return out;
 }
 
-/** Decodes what `encodeValue` produced; the bytes returned are a copy. */
+/**
+ * Decodes what `encodeValue` produced. Bytes come back as a plain Uint8Array view over the driver's buffer
+ * (no copy, as the raw driver would give them); drivers that keep data (memory) hand out copies.
+ */
 export function decodeValue(data: Uint8Array): Value {
-  const body = new Uint8Array(data.byteLength - 1);
-  body.set(data.subarray(1));
+  const body = new Uint8Array(data.buffer, data.byteOffset + 1, data.byteLength - 1);
   if (data[0] === bytesTag) return body;
   return jsonCodec.decode(body) as Value;
 }
