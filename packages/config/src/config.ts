@@ -263,7 +263,11 @@ class MergedConfig implements Config {
   }
 
   #enqueue(index: number, source: Source, doc: ConfigObject | undefined): void {
-    this.#queue = this.#queue.then(() => this.#reload(index, source, doc));
+    this.#queue = this.#queue
+      .then(() => this.#reload(index, source, doc))
+      .catch((err: unknown) =>
+        this.#report(err, `applying a change of config source ${source.name} failed`, 'internal'),
+      );
   }
 
   async #reload(index: number, source: Source, doc: ConfigObject | undefined): Promise<void> {

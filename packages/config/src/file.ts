@@ -78,6 +78,8 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Sourc
         return channel;
       }
       watchers.add(stop);
+      // once watching, ask for a re-read: a change between the config's first read and now is not lost
+      channel.push(undefined);
       return channel;
     },
     async close() {

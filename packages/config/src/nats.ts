@@ -101,6 +101,8 @@ class NatsConfigSource implements NatsSource {
         throw unavailable(`watching NATS config key ${this.name}`, cause);
       }
       if (channel.ended) iterator.stop();
+      // once watching, ask for a re-read: a change between the config's first read and now is not lost
+      else channel.push(undefined);
       for await (const entry of iterator) {
         if (entry.operation !== 'PUT') channel.push({});
         else {

@@ -114,7 +114,11 @@ class PostgresConfigSource implements PostgresSource {
       this.#listening = undefined;
       throw err;
     });
-    this.#listening.catch((err: unknown) => channel.fail(err));
+    // once listening, ask for a re-read: a change between the config's first read and now is not lost
+    this.#listening.then(
+      () => channel.push(undefined),
+      (err: unknown) => channel.fail(err),
+    );
     return channel;
   }
 

@@ -109,7 +109,11 @@ class RedisConfigSource implements RedisSource {
       this.#started = undefined;
       throw err;
     });
-    this.#started.catch((err: unknown) => channel.fail(err));
+    // once listening, ask for a re-read: a change between the config's first read and now is not lost
+    this.#started.then(
+      () => channel.push(undefined),
+      (err: unknown) => channel.fail(err),
+    );
     return channel;
   }
 

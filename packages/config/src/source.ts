@@ -9,7 +9,9 @@ export interface ReadOptions {
 /**
  * Where configuration comes from. `read` returns the source's whole document; `watch`, when the source
  * can be watched, yields each time the backing store changes: the new document, or nothing to ask the
- * config to read again. The watch ends when `signal` aborts or the source closes.
+ * config to read again. A watch that starts listening asynchronously should yield nothing once it listens, so
+ * that a change between the first read and the start of the watch is not lost. The watch ends when `signal`
+ * aborts or the source closes (and throws when it fails; the config reports that and watches again).
  */
 export interface Source {
   /** What the source is, for errors and logs: "memory", "env", "file:/etc/app.json", "redis:app-config". */
