@@ -150,13 +150,14 @@ export function cachedRegistry(registry: Registry, options: CachedRegistryOption
     register: (service: Service, opts?: RegisterOptions) => registry.register(service, opts),
     deregister: (service: Service) => registry.deregister(service),
     async getService(name: string) {
+      // The hot path: a valid entry exists only under a name that passed the check when it was fetched.
+      const entry = cache.get(name);
+      if (entry?.valid && Date.now() - entry.fetched < maxAge) return copy(entry.services, false);
       checkServiceName(name);
       if (!watching && !closer.signal.aborted) {
         watching = true;
         void follow();
       }
-      const entry = cache.get(name);
-      if (entry?.valid && Date.now() - entry.fetched < maxAge) return copy(entry.services, false);
       if (entry?.stale === true) {
         // Known unreachable: answer at once and let one lookup in the background find out if it is back.
         fetch(name).catch(() => undefined);

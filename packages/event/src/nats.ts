@@ -58,6 +58,8 @@ export function natsEvents(options: NatsEventsOptions = {}): Events {
   const owned = options.connection === undefined;
   let conn: Promise<NatsConnection> | undefined;
   let ready: Promise<{ js: JetStreamClient; jsm: JetStreamManager }> | undefined;
+  /** The set-up clients once `ready` has resolved. */
+  let client: { js: JetStreamClient; jsm: JetStreamManager } | undefined;
   let closed = false;
   const subscriptions = new Set<EventSubscription>();
 
@@ -102,7 +104,8 @@ export function natsEvents(options: NatsEventsOptions = {}): Events {
           });
         });
       }
-      return { js: jetstream(nc), jsm };
+      client = { js: jetstream(nc), jsm };
+      return client;
     })();
     ready.catch(() => {
       ready = undefined;
@@ -150,22 +153,28 @@ export function natsEvents(options: NatsEventsOptions = {}): Events {
     name: 'nats',
     async publish<T>(event: NewEvent<T>, opts: { signal?: AbortSignal; timeout?: number } = {}) {
       const { record, body } = normalize(event, common);
-      const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
+      const subject = `${prefix}.e.${record.type}`;
       try {
-        const { js } = await raceSignal(setup(), signal, 'publish');
-        const ack = await raceSignal(
-          js.publish(`${prefix}.e.${record.type}`, body, {
+        if (opts.signal === undefined && opts.timeout === undefined) {
+          // The hot path: no signal to race, the stream already set up.
+          const { js } = client ?? (await setup());
+          const ack = await js.publish(subject, body, { msgID: record.id });
+          return { id: record.id, duplicate: ack.duplicate };
+        }
+        const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
+        try {
+          const { js } = await raceSignal(setup(), signal, 'publish');
+          const publishing = js.publish(subject, body, {
             msgID: record.id,
             ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }),
-          }),
-          signal,
-          'publish',
-        );
-        return { id: record.id, duplicate: ack.duplicate };
+          });
+          const ack = await raceSignal(publishing, signal, 'publish');
+          return { id: record.id, duplicate: ack.duplicate };
+        } finally {
+          done();
+        }
       } catch (err) {
         throw wrap(err, `publish ${record.id}`);
-      } finally {
-        done();
       }
     },
     async subscribe<T>(

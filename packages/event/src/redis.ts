@@ -144,7 +144,10 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
           if (!errorMessage(err).includes('NOSCRIPT')) throw err;
           return r.eval(publishScript, 2, ...args) as Promise<string | null>;
         });
-        const id = await raceSignal(run, signal, 'publish');
+        const id =
+          opts.signal === undefined && opts.timeout === undefined
+            ? await run
+            : await raceSignal(run, signal, 'publish');
         return { id: record.id, duplicate: id === null };
       } catch (err) {
         throw wrap(err, `publish ${record.id}`);
