@@ -6,5 +6,5 @@ export type { Level, Output } from './output.js';
 export { levels } from './output.js';
 export type { FileOutputOptions } from './outputs.js';
 export { fileOutput, stdoutOutput, streamOutput } from './outputs.js';
-export { secretNames, secretPaths } from './redact.js';
+export { secretNames, secretRedactor } from './redact.js';
 export { traceFields } from './trace-context.js';

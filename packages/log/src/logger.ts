@@ -2,8 +2,8 @@ import { invalidArgument } from '@micro-os/core';
 import { type DestinationStream, multistream, type Logger as PinoLogger, pino, stdTimeFunctions } from 'pino';
 import { type Level, levels, type Output } from './output.js';
 import { stdoutOutput } from './outputs.js';
-import { secretPaths } from './redact.js';
-import { traceFields } from './trace-context.js';
+import { secretRedactor } from './redact.js';
+import { traceMerge, traceMixin } from './trace-context.js';
 
 /** Structured fields of a line: any JSON-serialisable values; an `err` field is serialised as an error. */
 export type Fields = Record<string, unknown>;
@@ -38,7 +38,7 @@ export interface LoggerOptions {
   fields?: Fields | undefined;
   /** Paths to redact, in pino's syntax (`user.ssn`, `*.card`, `headers["x-token"]`). @default [] */
   redact?: readonly string[] | undefined;
-  /** Also redact common secret names (password, token, secret, authorization, apiKey, cookie...) to two levels deep. @default true */
+  /** Also redact fields named like secrets (password, token, secret, authorization, apiKey, cookie...; ignoring case, `-` and `_`) at the top level and two levels down. @default true */
   redactSecrets?: boolean | undefined;
   /** What replaces a redacted value. @default '[REDACTED]' */
   censor?: string | undefined;
@@ -61,7 +61,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (outputs.length === 0) throw invalidArgument('outputs must not be empty');
   for (const output of outputs)
     if (output.level !== undefined) checkLevel(output.level, `level of ${output.name}`);
-  const paths = [...(options.redact ?? []), ...((options.redactSecrets ?? true) ? secretPaths() : [])];
+  const paths = [...(options.redact ?? [])];
+  const censor = options.censor ?? '[REDACTED]';
+  const scrub = (options.redactSecrets ?? true) ? secretRedactor(censor) : undefined;
   const only = outputs.length === 1 ? outputs[0] : undefined;
   const destination: DestinationStream =
     only !== undefined && only.level === undefined
@@ -78,9 +80,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           ...options.fields,
         },
         timestamp: stdTimeFunctions.isoTime,
-        formatters: { level: (label) => ({ level: label }) },
-        ...(paths.length === 0 ? {} : { redact: { paths, censor: options.censor ?? '[REDACTED]' } }),
-        ...((options.traceContext ?? true) ? { mixin: traceFields } : {}),
+        formatters: {
+          level: (label) => ({ level: label }),
+          ...(scrub === undefined ? {} : { log: scrub, bindings: scrub }),
+        },
+        ...(paths.length === 0 ? {} : { redact: { paths, censor } }),
+        ...((options.traceContext ?? true) ? { mixin: traceMixin, mixinMergeStrategy: traceMerge } : {}),
       },
       destination,
     );
@@ -100,10 +105,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     closed ??= Promise.all(outputs.map((o) => o.close())).then(() => undefined);
     return closed;
   };
-  return wrap(root, flush, close);
+  return wrap(root, flush, close, scrub ?? ((fields) => fields));
 }
 
-function wrap(logger: PinoLogger, flush: () => Promise<void>, close: () => Promise<void>): Logger {
+function wrap(
+  logger: PinoLogger,
+  flush: () => Promise<void>,
+  close: () => Promise<void>,
+  scrub: (fields: Fields) => Fields,
+): Logger {
   const at =
     (method: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal') =>
     (message: string, fields?: Fields): void => {
@@ -123,7 +133,8 @@ function wrap(logger: PinoLogger, flush: () => Promise<void>, close: () => Promi
     warn: at('warn'),
     error: at('error'),
     fatal: at('fatal'),
-    with: (fields) => wrap(logger.child(fields), flush, close),
+    // pino applies the bindings formatter to the root's base fields only, so child fields are scrubbed here
+    with: (fields) => wrap(logger.child(scrub(fields)), flush, close, scrub),
     isLevelEnabled: (level) => logger.isLevelEnabled(level),
     pino: logger,
     flush,

@@ -1,39 +1,66 @@
-/** Field names that hold secrets often enough to be hidden by default, at any of the first three levels. */
+/** Field names that hold secrets often enough to be hidden by default (matched ignoring case, `-` and `_`). */
 export const secretNames: readonly string[] = [
   'password',
   'passwd',
   'pwd',
   'secret',
   'clientSecret',
-  'client_secret',
   'token',
   'accessToken',
-  'access_token',
   'refreshToken',
-  'refresh_token',
   'idToken',
-  'id_token',
   'apiKey',
-  'api_key',
-  'x-api-key',
+  'xApiKey',
   'privateKey',
-  'private_key',
   'authorization',
-  'Authorization',
+  'proxyAuthorization',
   'cookie',
-  'Cookie',
-  'set-cookie',
-  'Set-Cookie',
+  'setCookie',
   'sessionId',
-  'session_id',
 ];
 
-const key = (name: string): string => (/^[a-zA-Z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`);
+const normalize = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
 
-/** The redaction paths for the secret names: `password`, `*.password`, `*.*.password`. */
-export function secretPaths(names: readonly string[] = secretNames): string[] {
-  return names.flatMap((name) => {
-    const k = key(name);
-    return [k.startsWith('.') ? k.slice(1) : k, `*${k}`, `*.*${k}`];
-  });
+const isPlain = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A function replacing the values of secret-named fields with `censor`, at the top level and `depth - 1`
+ * levels down in plain objects (errors, dates and buffers are left alone). Copy on write: the caller's objects
+ * are never changed, and a line without secrets costs one set lookup per key.
+ */
+export function secretRedactor(
+  censor: string,
+  names: readonly string[] = secretNames,
+  depth = 3,
+): (fields: Record<string, unknown>) => Record<string, unknown> {
+  const secrets = new Set(names.map(normalize));
+  const seen = new Map<string, boolean>();
+  const isSecret = (key: string): boolean => {
+    let secret = seen.get(key);
+    if (secret === undefined) {
+      secret = secrets.has(normalize(key));
+      if (seen.size < 10_000) seen.set(key, secret);
+    }
+    return secret;
+  };
+  const scrub = (fields: Record<string, unknown>, level: number): Record<string, unknown> => {
+    let out: Record<string, unknown> | undefined;
+    for (const key in fields) {
+      if (!Object.hasOwn(fields, key)) continue;
+      const value = fields[key];
+      let next = value;
+      if (isSecret(key)) next = censor;
+      else if (level > 1 && isPlain(value)) next = scrub(value, level - 1);
+      if (next !== value) {
+        out ??= { ...fields };
+        out[key] = next;
+      }
+    }
+    return out ?? fields;
+  };
+  return (fields) => scrub(fields, depth);
 }

@@ -130,6 +130,26 @@ describe('redaction', () => {
     expect(out.raw()[0]).not.toContain('hunter2');
   });
 
+  it('matches secret names ignoring case, dashes and underscores, in child fields too, without touching the caller object', () => {
+    const out = memoryOutput();
+    const log = createLogger({ outputs: [out] }).with({ access_token: 'a', nested: { Password: 'p' } });
+    const headers = { 'X-Api-Key': 'k', Authorization: 'Bearer b', 'Set-Cookie': 'c', host: 'h' };
+    log.info('proxied', { headers, err: new Error('boom') });
+    const [line] = out.lines();
+    expect(line).toMatchObject({
+      access_token: '[REDACTED]',
+      nested: { Password: '[REDACTED]' },
+      headers: {
+        'X-Api-Key': '[REDACTED]',
+        Authorization: '[REDACTED]',
+        'Set-Cookie': '[REDACTED]',
+        host: 'h',
+      },
+      err: { message: 'boom' },
+    });
+    expect(headers.Authorization).toBe('Bearer b');
+  });
+
   it('hides configured paths, in child bindings too, with the censor given', () => {
     const out = memoryOutput();
     const log = createLogger({ outputs: [out], redact: ['card.number', 'ssn'], censor: '***' });
@@ -159,9 +179,12 @@ describe('trace correlation', () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const spanId = '00f067aa0ba902b7';
     const span = trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.SAMPLED });
+    log.info('before', { a: 1 });
     context.with(trace.setSpan(ROOT_CONTEXT, span), () => log.info('inside'));
     log.info('outside');
-    const [inside, outside] = out.lines();
+    const [before, inside, outside] = out.lines();
+    expect(before?.trace_id).toBeUndefined();
+    expect(outside?.a).toBeUndefined();
     expect(inside).toMatchObject({ trace_id: traceId, span_id: spanId, trace_flags: '01', component: 'db' });
     expect(outside?.trace_id).toBeUndefined();
   });
