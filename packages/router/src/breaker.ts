@@ -53,6 +53,9 @@ export class Breaker {
   readonly #s: BreakerSettings;
   readonly #calls = new Array<number>(buckets).fill(0);
   readonly #errors = new Array<number>(buckets).fill(0);
+  /** Running totals of the buckets. */
+  #callSum = 0;
+  #errorSum = 0;
   #bucket = 0;
   #bucketStart = 0;
   #state: BreakerState = 'closed';
@@ -98,14 +101,13 @@ export class Breaker {
     if (state === 'open') return;
     this.#roll(now);
     this.#calls[this.#bucket] = (this.#calls[this.#bucket] ?? 0) + 1;
-    if (failure) this.#errors[this.#bucket] = (this.#errors[this.#bucket] ?? 0) + 1;
-    let calls = 0;
-    let errors = 0;
-    for (let i = 0; i < buckets; i++) {
-      calls += this.#calls[i] ?? 0;
-      errors += this.#errors[i] ?? 0;
+    this.#callSum++;
+    if (failure) {
+      this.#errors[this.#bucket] = (this.#errors[this.#bucket] ?? 0) + 1;
+      this.#errorSum++;
     }
-    if (calls >= this.#s.minCalls && errors / calls >= this.#s.errorRate) this.#open(now);
+    if (this.#callSum >= this.#s.minCalls && this.#errorSum / this.#callSum >= this.#s.errorRate)
+      this.#open(now);
   }
 
   #open(now: number): void {
@@ -118,6 +120,8 @@ export class Breaker {
     this.#state = 'closed';
     this.#calls.fill(0);
     this.#errors.fill(0);
+    this.#callSum = 0;
+    this.#errorSum = 0;
     this.#bucketStart = now;
   }
 
@@ -130,6 +134,8 @@ export class Breaker {
     if (steps > buckets) steps = buckets;
     for (let i = 0; i < steps; i++) {
       this.#bucket = (this.#bucket + 1) % buckets;
+      this.#callSum -= this.#calls[this.#bucket] ?? 0;
+      this.#errorSum -= this.#errors[this.#bucket] ?? 0;
       this.#calls[this.#bucket] = 0;
       this.#errors[this.#bucket] = 0;
     }

@@ -62,7 +62,10 @@ export class NodeState {
    * was slow once is tried again later instead of being shunned forever.
    */
   fleetLatency(at: number, decay: number): number {
-    const local = this.latency === 0 ? 0 : this.latency * Math.exp(-(at - this.sampledAt) / decay);
+    const idle = at - this.sampledAt;
+    // Decay only matters once a node has been idle for a while; skipping Math.exp keeps the hot path cheap.
+    const local =
+      this.latency === 0 || idle < decay / 100 ? this.latency : this.latency * Math.exp(-idle / decay);
     const remote = this.remote;
     if (remote === undefined || remote.samples === 0) return local;
     const has = local > 0 ? 1 : 0;

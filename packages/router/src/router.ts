@@ -269,9 +269,8 @@ export function routerSelector(options: RouterOptions): Router {
   };
 
   /** Picks the candidates of one call from the registry's answer and hands out its `Next`. */
-  const choose = (service: string, registered: Service[], selectOptions: SelectOptions): Next => {
+  const choose = (service: string, registered: Service[], selectOptions: SelectOptions, at: number): Next => {
     let services = registered;
-    const at = now();
     const filters = selectOptions.filters;
     let candidates: NodeState[];
     let turn: number;
@@ -318,12 +317,13 @@ export function routerSelector(options: RouterOptions): Router {
     id,
     select(service: string, selectOptions: SelectOptions = {}): Next | Promise<Next> {
       if (closed) throw new MicroError('failed_precondition', 'the router is closed');
-      const cached = cache.peek(service, Date.now());
-      if (cached !== undefined) return choose(service, cached, selectOptions);
+      const at = now();
+      const cached = cache.peek(service, at);
+      if (cached !== undefined) return choose(service, cached, selectOptions, at);
       checkServiceName(service);
       return cache
         .lookup(service, selectOptions.signal)
-        .then((services) => choose(service, services, selectOptions));
+        .then((services) => choose(service, services, selectOptions, now()));
     },
     mark(service, node, error) {
       const attempt = AttemptNode.finish(node);

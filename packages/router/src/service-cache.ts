@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Registry, RegistryEvent, Service } from '@micro-os/core';
 
 interface Entry {
@@ -18,14 +19,14 @@ export class ServiceCache {
     this.#ttl = ttl;
   }
 
-  /** The cached services, or undefined when a registry lookup is needed. */
+  /** The cached services, or undefined when a registry lookup is needed; `now` is `performance.now()`. */
   peek(name: string, now: number): Service[] | undefined {
     const hit = this.#entries.get(name);
     return hit !== undefined && hit.expires > now ? hit.services : undefined;
   }
 
   async lookup(name: string, signal: AbortSignal | undefined): Promise<Service[]> {
-    const now = Date.now();
+    const now = performance.now();
     const hit = this.peek(name, now);
     if (hit !== undefined) return hit;
     this.#startWatch();
