@@ -108,7 +108,7 @@ describe('20 canary secrets never appear in log output or errors', () => {
     // Connection strings: unreachable and reachable servers with passwords (15-19).
     for (const url of [
       `redis://:${c(15)}@127.0.0.1:1/0`,
-      `redis://user:${c(16)}@127.0.0.1:1/0`,
+      `redis://:${c(16)}@${new URL(testServers.redis).host}/0`,
       `postgres://postgres:${c(17)}@127.0.0.1:1/test`,
       `postgres://${c(18)}:${c(18)}@127.0.0.1:1/test`,
     ]) {
