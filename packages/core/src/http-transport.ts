@@ -517,7 +517,7 @@ function send(
   call.req = req;
   (req as SentRequest)[kSent] = call;
   if (timeout !== undefined) call.timer = setTimeout(onSentTimeout, timeout, call, timeout);
-  signal?.addEventListener('abort', call, { once: true });
+  signal?.addEventListener('abort', call);
   req.on('error', onSentError);
   req.on('response', onSentResponse);
   req.end(frame);
