@@ -103,6 +103,8 @@ export function postgresRegistry(options: PostgresRegistryOptions = {}): Registr
       }
       sweeper = setInterval(() => void sweep().catch(() => undefined), sweepInterval);
       sweeper.unref();
+      // The LISTEN connection opens with the first use, so that a watch started later is live at once.
+      void listen().catch(() => undefined);
     })();
     ready.catch(() => {
       ready = undefined;

@@ -99,6 +99,7 @@ export function redisRegistry(options: RedisRegistryOptions = {}): Registry {
   const owned = options.client === undefined;
   let client: Redis | undefined = options.client;
   let subscriber: Redis | undefined;
+  let warmed = false;
   let subscribed: Promise<unknown> = Promise.resolve();
   let closed = false;
   const watchers = new Watchers();
@@ -108,6 +109,13 @@ export function redisRegistry(options: RedisRegistryOptions = {}): Registry {
   };
   const redis = (): Redis => {
     if (closed) throw new MicroError('failed_precondition', 'redis registry is closed');
+    if (!warmed) {
+      warmed = true;
+      queueMicrotask(() => {
+        // The watch connection opens with the first use, so that a watch started later is live at once.
+        if (!closed) startSubscriber();
+      });
+    }
     if (client === undefined) {
       client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
         lazyConnect: true,
