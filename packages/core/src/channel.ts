@@ -44,6 +44,8 @@ export class Channel<T> implements AsyncIterable<T> {
     if (this.#ended) return;
     this.#error = error;
     const failWaiter = this.#failWaiter;
+    this.#waiter = undefined;
+    this.#failWaiter = undefined;
     this.end();
     failWaiter?.(error);
   }
