@@ -54,6 +54,8 @@ export function postgresDB(options: PostgresDBOptions): DB {
       connectionTimeoutMillis: timeout,
       query_timeout: timeout,
     });
+  // Every pooled connection may have been terminated at once: try each, then one fresh.
+  const retries = (pool.options.max ?? 10) + 1;
   // An idle connection that dies emits 'error' on the pool; the pool drops it and the next query reconnects.
   if (given === undefined) pool.on('error', () => undefined);
   const t = `"${table}"`;
@@ -96,7 +98,7 @@ export function postgresDB(options: PostgresDBOptions): DB {
         try {
           return (await pool.query<Row>(text, values)).rows;
         } catch (err) {
-          if (attempt >= retries || !terminated(err)) throw err;
+          if (attempt > retries || !terminated(err)) throw err;
         }
       }
     } catch (err) {
@@ -176,8 +178,6 @@ export function postgresDB(options: PostgresDBOptions): DB {
 }
 
 const unavailableClasses = ['08', '53', '57'];
-/** Tries of a statement whose pooled connection the server had terminated. */
-const retries = 3;
 
 /**
  * A server-side termination (`pg_terminate_backend`, shutdown) of the connection the pool handed out: the

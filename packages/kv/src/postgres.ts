@@ -25,8 +25,6 @@ export interface PostgresKVOptions {
 const live = '(expires_at IS NULL OR expires_at > now())';
 const expiry = "now() + $3::double precision * interval '1 millisecond'";
 const pageSize = 500;
-/** Tries of a statement whose pooled connection the server had terminated. */
-const retries = 3;
 
 /**
  * A KV on Postgres: one table (key, value bytea, version, expires_at), upserts with versions, reads that
@@ -56,6 +54,8 @@ export function postgresKV(options: PostgresKVOptions): KV {
       connectionTimeoutMillis: timeout,
       query_timeout: timeout,
     });
+  // Every pooled connection may have been terminated at once: try each, then one fresh.
+  const retries = (pool.options.max ?? 10) + 1;
   // An idle connection that dies emits 'error' on the pool; the pool drops it and the next query reconnects.
   if (given === undefined) pool.on('error', () => undefined);
   const t = `"${table}"`;
@@ -98,7 +98,7 @@ export function postgresKV(options: PostgresKVOptions): KV {
         try {
           return (await pool.query<R>(text, values)).rows;
         } catch (err) {
-          if (attempt >= retries || !terminated(err)) throw err;
+          if (attempt > retries || !terminated(err)) throw err;
         }
       }
     } catch (err) {
