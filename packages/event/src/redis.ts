@@ -285,6 +285,20 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
 
       const claimEvery = claimInterval ?? Math.min(o.ackWait, 5000);
       let claiming = false;
+      let ticks = 0;
+      // Members that died leave an entry in the group; once their records were claimed and they have been
+      // silent for a minute (a live member's blocking read touches it every second), remove it.
+      const forgetDeadMembers = async (): Promise<void> => {
+        const members = (await r.xinfo('CONSUMERS', streamKey, group)) as (string | number)[][];
+        for (const fields of members) {
+          const info = new Map<string, string | number>();
+          for (let i = 0; i + 1 < fields.length; i += 2)
+            info.set(String(fields[i]), fields[i + 1] as string | number);
+          const name = String(info.get('name'));
+          if (name !== consumer && Number(info.get('pending')) === 0 && Number(info.get('idle')) > 60_000)
+            await r.xgroup('DELCONSUMER', streamKey, group, name);
+        }
+      };
       const claim = async (): Promise<void> => {
         if (claiming || stopped) return;
         claiming = true;
@@ -317,6 +331,8 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
               for (const entry of live) await dispatch(entry, counts.get(entry[0]) ?? 2);
             }
           } while (cursor !== '0-0' && !stopped);
+          ticks += 1;
+          if (ticks % 10 === 0) await forgetDeadMembers();
         } catch {
           // The server is unreachable: try again at the next tick.
         } finally {
