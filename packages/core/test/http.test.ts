@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { type CallContext, createService, isMicroError, MicroError, memoryRegistry } from '@micro-os/core';
 import { httpTransport } from '@micro-os/core/http';
 import { transportSuite } from '@micro-os/core/testing';
@@ -219,6 +219,41 @@ describe('httpTransport handler signals', () => {
     while (!secondAborted && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     expect(secondAborted).toBe(true);
     expect(firstAborted).toEqual([]);
+    await client.close();
+    await server.close();
+  });
+});
+
+describe('httpTransport connections and limits', () => {
+  it('reuses one keep-alive connection for sequential requests', async () => {
+    const agent = new Agent({ keepAlive: true });
+    const server = httpTransport();
+    const client = httpTransport({ agent });
+    const listener = await server.listen(async (req) => ({ contentType: '', metadata: {}, body: req.body }));
+    const request = { service: 's', endpoint: 'E.C', contentType: '', metadata: {}, body: new Uint8Array(1) };
+    const sockets = new Set<unknown>();
+    agent.on('free', (socket) => sockets.add(socket));
+    for (let i = 0; i < 50; i++) await client.request(listener.address, request);
+    expect(sockets.size).toBe(1);
+    await client.close();
+    await server.close();
+    agent.destroy();
+  });
+
+  it('answers an oversized response with resource_exhausted instead of sending it', async () => {
+    const server = httpTransport({ maxMessageSize: 100_000 });
+    const client = httpTransport({ maxMessageSize: 100_000 });
+    const listener = await server.listen(async () => ({
+      contentType: '',
+      metadata: {},
+      body: new Uint8Array(200_000),
+    }));
+    const request = { service: 's', endpoint: 'E.C', contentType: '', metadata: {}, body: new Uint8Array(0) };
+    const response = await client.request(listener.address, request);
+    expect(response.error).toMatchObject({
+      code: 'resource_exhausted',
+      details: { size: 200_000, max: 100_000 },
+    });
     await client.close();
     await server.close();
   });
