@@ -15,6 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export interface Worker {
   readonly pid: number;
   readonly child: ChildProcess;
+  /** Every message received, in order (next() does not remove from it). */
+  readonly log: Message[];
   send(command: Record<string, unknown>): void;
   next(event: string, ms?: number): Promise<Message>;
   kill(): Promise<void>;
@@ -30,10 +32,13 @@ export async function startWorker(backend: BackendSpec, resource: string): Promi
     },
   );
   const inbox: Message[] = [];
+  const log: Message[] = [];
   const waiters: (() => void)[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     try {
-      inbox.push(JSON.parse(line) as Message);
+      const message = JSON.parse(line) as Message;
+      inbox.push(message);
+      log.push(message);
     } catch {
       return;
     }
@@ -59,6 +64,7 @@ export async function startWorker(backend: BackendSpec, resource: string): Promi
   const worker: Worker = {
     pid: child.pid as number,
     child,
+    log,
     send: (command) => child.stdin?.write(`${JSON.stringify(command)}\n`),
     next,
     kill: async () => {
