@@ -8,6 +8,11 @@ export interface PostgresDBOptions {
   pool?: pg.Pool;
   /** Connect lazily to this URL instead (the DB owns and ends the pool). */
   url?: string;
+  /**
+   * Database of the table, created on first use when missing (only with `url`: the URL names the database to
+   * connect to for creating it). @default the URL's database
+   */
+  database?: string;
   /** Table of the records, created with its indexes on first use. @default "micro_db_records" */
   table?: string;
   /** Connect and query timeout of an owned pool, in ms. @default 5000 */
@@ -43,13 +48,23 @@ export function postgresDB(options: PostgresDBOptions): DB {
   if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table)) {
     throw invalidArgument(`postgresDB table must match [a-z_][a-z0-9_]{0,50}, got ${JSON.stringify(table)}`);
   }
+  const { database } = options;
+  if (database !== undefined) {
+    if (url === undefined)
+      throw invalidArgument('postgresDB database applies to an owned pool: pass url, not pool');
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) {
+      throw invalidArgument(
+        `postgresDB database must match [a-z_][a-z0-9_]{0,62}, got ${JSON.stringify(database)}`,
+      );
+    }
+  }
   const timeout = options.timeout ?? 5000;
   if (!(Number.isFinite(timeout) && timeout > 0))
     throw invalidArgument(`postgresDB timeout must be > 0, got ${timeout}`);
   const pool =
     given ??
     new pg.Pool({
-      connectionString: url,
+      connectionString: database === undefined ? url : withDatabase(url as string, database),
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: timeout,
       query_timeout: timeout,
@@ -62,6 +77,7 @@ export function postgresDB(options: PostgresDBOptions): DB {
 
   let ready: Promise<void> | undefined;
   const migrate = async (): Promise<void> => {
+    if (database !== undefined) await createDatabase(url as string, database, timeout);
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
@@ -175,6 +191,35 @@ export function postgresDB(options: PostgresDBOptions): DB {
       if (given === undefined) await pool.end();
     },
   });
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates the database if missing; another process creating it at the same moment is fine. */
+async function createDatabase(url: string, database: string, timeout: number): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeout,
+    query_timeout: timeout,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${database}"`).catch((err: unknown) => {
+        // 42P04 duplicate_database, 23505 unique_violation: created by someone else in between.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '42P04' && code !== '23505') throw err;
+      });
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 const unavailableClasses = ['08', '53', '57'];

@@ -50,6 +50,25 @@ describe('postgresDB', () => {
     await Promise.all(dbs.map((db) => db.close()));
   });
 
+  it('creates the database named by options on first use, also when several processes start together', async () => {
+    const database = `test_db_${randomUUID().slice(0, 8)}`;
+    const dbs = Array.from({ length: 3 }, () =>
+      postgresDB({ url: testServers.postgres, database, table: 'records' }),
+    );
+    try {
+      await Promise.all(dbs.map((db, i) => db.create({ id: `r${i}` })));
+      expect(await dbs[0]?.search({ orderBy: 'id' })).toHaveLength(3);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+      await pool.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    }
+  });
+
+  it('rejects database with a given pool and a bad database name', () => {
+    expect(() => postgresDB({ pool, database: 'x' })).toThrow(/url/);
+    expect(() => postgresDB({ url: testServers.postgres, database: 'bad-name' })).toThrow(/database/);
+  });
+
   it('answers unavailable when the server is unreachable', async () => {
     const db = postgresDB({ url: 'postgres://postgres@127.0.0.1:1/test', timeout: 500 });
     await expect(db.read('x')).rejects.toMatchObject({ code: 'unavailable' });
