@@ -3,6 +3,7 @@ import { deadlineSignal, isMicroError, MicroError, raceSignal } from '@micro-os/
 import {
   AckPolicy,
   type ConsumerConfig,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -214,8 +215,13 @@ export function natsEvents(options: NatsEventsOptions = {}): Events {
       } catch (err) {
         throw wrap(err, `subscribe ${group}`);
       }
-      const consumer = await js.consumers.get(namespace, consumerName);
-      const messages = await consumer.consume({ max_messages: o.concurrency });
+      let messages: ConsumerMessages;
+      try {
+        const consumer = await js.consumers.get(namespace, consumerName);
+        messages = await consumer.consume({ max_messages: o.concurrency });
+      } catch (err) {
+        throw wrap(err, `subscribe ${group}`);
+      }
       const slots = new Semaphore(o.concurrency);
       const wanted = new Set(o.types);
 
