@@ -215,6 +215,7 @@ export function dbSuite(name: string, options: DBSuiteOptions): void {
         () => db.create({ id: 'ok', metadata: [] as unknown as Record<string, string> }),
         () => db.create({ id: 'ok', data: (() => 1) as unknown as null }),
         () => db.create({ id: 'ok', data: { n: Number.POSITIVE_INFINITY } }),
+        () => db.create({ id: 'ok', data: { when: new Date() } as unknown as null }),
         () => db.read(''),
         () => db.delete(''),
         () => db.update({ id: 'ok', version: 0 }),

@@ -64,6 +64,10 @@ export function checkData(data: unknown, path = 'data', seen = new Set<object>()
     case 'object': {
       if (data === null) return null;
       if (seen.has(data)) throw invalidArgument(`${path} contains a cycle`);
+      const proto: unknown = Object.getPrototypeOf(data);
+      if (!Array.isArray(data) && proto !== Object.prototype && proto !== null) {
+        throw invalidArgument(`${path} is a ${data.constructor?.name ?? 'object'}, not a plain JSON object`);
+      }
       seen.add(data);
       const entries: [string, unknown][] = Array.isArray(data)
         ? data.map((item, i) => [`[${i}]`, item])

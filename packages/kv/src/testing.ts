@@ -257,6 +257,9 @@ export function kvSuite(name: string, options: KVSuiteOptions): void {
         () => kv.put('k', Symbol('s') as unknown as Value),
         () => kv.put('k', 10n as unknown as Value),
         () => kv.put('k', Number.NaN),
+        () => kv.put('k', { when: new Date() } as unknown as Value),
+        () => kv.put('k', new Map() as unknown as Value),
+        () => kv.put('k', new ArrayBuffer(4) as unknown as Value),
         () => {
           const cycle: Record<string, unknown> = {};
           cycle.self = cycle;

@@ -47,7 +47,14 @@ function checkJson(value: unknown, key: string, path: string, seen: Set<object>)
         value.forEach((item, i) => {
           checkJson(item, key, `${path}[${i}]`, seen);
         });
-      } else if (!(value instanceof Date)) {
+      } else {
+        const proto: unknown = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          const kind = (value as object).constructor?.name ?? 'object';
+          throw invalidArgument(
+            `${path} of key "${key}" is a ${kind}, which would not come back as one: store a Uint8Array or plain JSON`,
+          );
+        }
         for (const [name, item] of Object.entries(value)) {
           if (item !== undefined) checkJson(item, key, `${path}.${name}`, seen);
         }
