@@ -42,6 +42,8 @@ export interface LoggerOptions {
   redactSecrets?: boolean | undefined;
   /** What replaces a redacted value. @default '[REDACTED]' */
   censor?: string | undefined;
+  /** `time` as epoch milliseconds (pino's default, the fastest) or an ISO 8601 string (twice the cost of a line). @default 'epoch' */
+  time?: 'epoch' | 'iso' | undefined;
   /** Add `trace_id`, `span_id`, `trace_flags` of the active OpenTelemetry span to each line. @default true */
   traceContext?: boolean | undefined;
   /** @default [stdoutOutput()] */
@@ -57,6 +59,9 @@ const checkLevel = (level: unknown, what: string): Level => {
 /** A pino logger with trace correlation, secret redaction and the outputs given. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = checkLevel(options.level ?? process.env.LOG_LEVEL ?? 'info', 'level');
+  const time = options.time ?? 'epoch';
+  if (time !== 'epoch' && time !== 'iso')
+    throw invalidArgument(`time must be 'epoch' or 'iso', got ${JSON.stringify(time)}`);
   const outputs = options.outputs ?? [stdoutOutput()];
   if (outputs.length === 0) throw invalidArgument('outputs must not be empty');
   for (const output of outputs)
@@ -79,7 +84,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           ...(options.service === undefined ? {} : { service: options.service }),
           ...options.fields,
         },
-        timestamp: stdTimeFunctions.isoTime,
+        timestamp: time === 'iso' ? stdTimeFunctions.isoTime : stdTimeFunctions.epochTime,
         formatters: {
           level: (label) => ({ level: label }),
           ...(scrub === undefined ? {} : { log: scrub, bindings: scrub }),
