@@ -74,13 +74,11 @@ function view(shared: Shared, prefix: string, root: boolean): KV {
       );
     },
     put,
-    async del(key) {
-      open();
-      return driver.del(fullKey(key));
+    del(key) {
+      return attempt(() => driver.del(fullKey(key)));
     },
-    async has(key) {
-      open();
-      return driver.has(fullKey(key));
+    has(key) {
+      return attempt(() => driver.has(fullKey(key)));
     },
     async getMany<V extends Value = Value>(keys: readonly string[]): Promise<(V | undefined)[]> {
       open();
