@@ -69,9 +69,12 @@ export function isMicroError(err: unknown, code?: ErrorCode): err is MicroError 
   return code === undefined || (err as MicroError).code === code;
 }
 
-/** Whether a call that failed with `err` may be retried: `unavailable` and `resource_exhausted` only. */
+/**
+ * Whether a call that failed with `err` may be retried: `unavailable` and `resource_exhausted` only, unless the
+ * error says otherwise with `details.retryable: false` (an oversized message stays oversized).
+ */
 export function isRetryable(err: unknown): boolean {
-  return isMicroError(err) && retryableCodes.has(err.code);
+  return isMicroError(err) && retryableCodes.has(err.code) && err.details.retryable !== false;
 }
 
 /** Turns anything thrown into a MicroError; non-MicroErrors become `internal` with the original as cause. */

@@ -11,7 +11,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { abortError } from './abort.js';
 import { invalidArgument, MicroError, toMicroError } from './errors.js';
-import { checkSize } from './size.js';
+import { checkSize, oversized } from './size.js';
 import {
   defaultMaxMessageSize,
   type Listener,
@@ -280,12 +280,6 @@ function onServedClose(this: ServedResponse): void {
   const call = this[kServed];
   if (call.running)
     call.abort(new MicroError('aborted', 'the caller closed the connection before the answer'));
-}
-
-function oversized(what: string, size: number, max: number): MicroError {
-  return new MicroError('resource_exhausted', `${what} of ${size} bytes exceeds the maximum of ${max}`, {
-    details: { size, max },
-  });
 }
 
 async function serve(

@@ -3,7 +3,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { abortError } from './abort.js';
 import { invalidArgument, isMicroError, MicroError, toMicroError } from './errors.js';
 import { checkNatsSubject, natsError, natsLink } from './nats-link.js';
-import { checkSize } from './size.js';
+import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
@@ -73,6 +73,21 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     }
   };
 
+  const outbox = new Outbox();
+  const publishRequest = (
+    nc: NatsConnection,
+    subject: string,
+    frame: Uint8Array,
+    reply: string,
+    entry: Pending,
+  ) => {
+    try {
+      nc.publish(subject, frame, { reply });
+    } catch (error) {
+      entry.fail(natsError(error, describe(entry.request)));
+    }
+  };
+
   // Not async: on the hot path (connected), the only promise is the one the response settles.
   function sendRequest(
     address: string,
@@ -105,11 +120,10 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
         if (timeout !== undefined)
           entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
-        try {
-          nc.publish(subject, frame, { reply: `${inbox}${id}` });
-        } catch (error) {
-          entry.fail(natsError(error, describe(request)));
-        }
+        const reply = `${inbox}${id}`;
+        // Alone in flight, send now; under load, gather the sends of this turn into one socket write.
+        if (pending.size <= 1) publishRequest(nc, subject, frame, reply, entry);
+        else outbox.add(() => publishRequest(nc, subject, frame, reply, entry));
       });
     } catch (error) {
       return Promise.reject(isMicroError(error) ? error : natsError(error, describe(request)));
@@ -127,9 +141,18 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           : checkNatsSubject(subjectOf(listenOptions.address), 'address');
       const nc = await link.connect();
       const stopping = new AbortController();
+      let serving = 0;
+      const publishReply = (reply: string, frame: Uint8Array): void => {
+        try {
+          nc.publish(reply, frame);
+        } catch {
+          // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
+        }
+      };
       const serve = async (msg: Msg): Promise<void> => {
         const reply = msg.reply;
         if (reply === undefined || reply === '') return;
+        serving++;
         let response: TransportResponse;
         try {
           const request = decodeRequest(msg.data);
@@ -143,11 +166,9 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (max !== undefined && frame.byteLength > max) {
           frame = encodeResponse(errorResponse(tooBig('response', frame.byteLength, max)));
         }
-        try {
-          nc.publish(reply, frame);
-        } catch {
-          // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
-        }
+        // Alone in flight, answer now; under load, gather the replies of this turn into one socket write.
+        if (serving-- <= 1) publishReply(reply, frame);
+        else outbox.add(() => publishReply(reply, frame));
       };
       let subscription: Subscription;
       try {
@@ -250,9 +271,23 @@ function subjectOf(address: string): string {
 }
 
 function tooBig(what: string, size: number, max: number): MicroError {
-  return new MicroError(
-    'resource_exhausted',
-    `${what} of ${size} bytes exceeds the NATS server's max_payload of ${max}`,
-    { details: { size, max } },
-  );
+  return oversized(what, size, max, "the NATS server's max_payload");
+}
+
+/**
+ * Sends gathered until the end of this event-loop turn, then made together: nats.js flushes its buffer in a
+ * microtask, so sends spread over many promise continuations would each cost a socket write of their own.
+ */
+class Outbox {
+  #sends: (() => void)[] = [];
+
+  add(send: () => void): void {
+    if (this.#sends.push(send) === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    const sends = this.#sends;
+    this.#sends = [];
+    for (const send of sends) send();
+  }
 }

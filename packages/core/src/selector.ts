@@ -1,4 +1,4 @@
-import { isMicroError, isRetryable, MicroError } from './errors.js';
+import { isMicroError, MicroError } from './errors.js';
 import { checkServiceName } from './names.js';
 import type { Node, Registry, RegistryEvent, Service } from './registry.js';
 
@@ -25,7 +25,7 @@ export interface Selector {
    * synchronously when the nodes are cached.
    */
   select(service: string, options?: SelectOptions): Next | Promise<Next>;
-  /** Reports the outcome of a call to `node`: a retryable error marks it bad for a while, success clears it. */
+  /** Reports the outcome of a call to `node`: `unavailable` marks it bad for a while, success clears it. */
   mark(service: string, node: Node, error?: unknown): void;
   close(): Promise<void>;
 }
@@ -171,8 +171,8 @@ export function cachedSelector(options: CachedSelectorOptions): Selector {
     mark(_service, node, error) {
       if (error === undefined) {
         if (bad.size > 0) bad.delete(node.id);
-      } else if (isRetryable(error) && !(isMicroError(error) && error.details.local === true)) {
-        // An error flagged `local` is this process's own connection trouble, not the node's fault.
+      } else if (isMicroError(error, 'unavailable') && error.details.local !== true) {
+        // Only an unreachable node sits out; an error flagged `local` is this process's own connection trouble.
         bad.set(node.id, Date.now() + badNodeTimeout);
       }
     },

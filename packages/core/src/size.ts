@@ -1,14 +1,13 @@
 import { MicroError } from './errors.js';
 
+/** The `resource_exhausted` error for a message over a size limit; retrying will not make it fit. */
+export function oversized(what: string, size: number, max: number, limit = 'the maximum'): MicroError {
+  return new MicroError('resource_exhausted', `${what} of ${size} bytes exceeds ${limit} of ${max}`, {
+    details: { size, max, retryable: false },
+  });
+}
+
 /** Fails with `resource_exhausted` when a message body is over the limit. */
 export function checkSize(body: Uint8Array, max: number, what: string): void {
-  if (body.byteLength > max) {
-    throw new MicroError(
-      'resource_exhausted',
-      `${what} of ${body.byteLength} bytes exceeds the maximum of ${max}`,
-      {
-        details: { size: body.byteLength, max },
-      },
-    );
-  }
+  if (body.byteLength > max) throw oversized(what, body.byteLength, max);
 }
