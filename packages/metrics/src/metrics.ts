@@ -37,6 +37,8 @@ export interface MetricOptions {
   help?: string | undefined;
   /** Label names the metric may carry; `withLabels` rejects any other. @default [] */
   labels?: readonly string[] | undefined;
+  /** Called before every exposition, to bring the metric up to date from values kept elsewhere. @default none */
+  collect?: (() => void) | undefined;
 }
 
 export interface HistogramOptions extends MetricOptions {
@@ -145,7 +147,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     if (registry.getSingleMetric(name) !== undefined)
       throw new MicroError('already_exists', `metric ${name} is already registered in the registry`);
     const labelNames = (metricOptions.labels ?? []).map((l) => checkLabelName(name, l));
-    const config = { name, help: metricOptions.help ?? name, labelNames, registers };
+    const collect = metricOptions.collect;
+    const config = {
+      name,
+      help: metricOptions.help ?? name,
+      labelNames,
+      registers,
+      ...(collect === undefined ? {} : { collect: () => collect() }),
+    };
     const created: Family = { kind, name, declared: new Set(labelNames), series: new Set(), warned: false };
     if (kind === 'counter') created.counter = new PromCounter(config);
     else if (kind === 'gauge') created.gauge = new PromGauge(config);

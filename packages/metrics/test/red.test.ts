@@ -79,6 +79,17 @@ describe('RED wrappers', () => {
     }
   });
 
+  it('shares the counts of two wrappers of the same side on one metrics instance', async () => {
+    const shared = createMetrics({ processMetrics: false });
+    const one = metricsHandler(shared);
+    const two = metricsHandler(shared);
+    const context = { service: 's', endpoint: 'E.P' } as Parameters<ReturnType<typeof one>>[1];
+    await one(async () => 'a')({}, context);
+    await two(async () => 'b')({}, context);
+    const samples = parseExposition(await shared.exposition());
+    expect(find(samples, 'micro_server_requests_total', { service: 's', endpoint: 'E.P' })?.value).toBe(2);
+  });
+
   it('shows a call in flight while it runs', async () => {
     const pending = svc.call(name, 'Red.Slow', {});
     await expect
