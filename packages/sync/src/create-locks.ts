@@ -1,12 +1,4 @@
-import {
-  abortError,
-  deadlineSignal,
-  invalidArgument,
-  type MicroError,
-  raceSignal,
-  sleep,
-  toMicroError,
-} from '@micro-os/core';
+import { abortError, invalidArgument, MicroError, sleep, toMicroError } from '@micro-os/core';
 import { HeldLock } from './held-lock.js';
 import { keepAlive } from './keep-alive.js';
 import type { Lease, LeaseBackend } from './lease.js';
@@ -70,10 +62,9 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
   ) => {
     const start = Date.now();
     const pending = backend.tryAcquire(name, ttl, metadata);
-    const bound = deadlineSignal(signal, ttl);
     let lease: L | undefined;
     try {
-      lease = await raceSignal(pending, bound.signal, `acquire of lock "${name}"`);
+      lease = await bounded(pending, ttl, signal, `acquire of lock "${name}"`);
     } catch (err) {
       // A late success must not leave a lease behind.
       pending.then((late) => (late === undefined ? undefined : backend.release(late))).catch(() => undefined);
@@ -81,8 +72,6 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
       const error = toMicroError(err, 'unavailable');
       if (error.code !== 'unavailable' && error.code !== 'deadline_exceeded') throw error;
       return error;
-    } finally {
-      bound.done();
     }
     if (lease === undefined) return undefined;
     const validUntil = start + ttl - drift(ttl);
@@ -150,4 +139,38 @@ export function createLocks<L extends Lease>(backend: LeaseBackend<L>, options: 
   };
 
   return { backend: backend.name, acquire, withLock, inspect, close, [Symbol.asyncDispose]: close };
+}
+
+/** Settles as `promise` does, or fails after `ms` (`deadline_exceeded`) or when `signal` aborts: one timer, no controller. */
+function bounded<T>(
+  promise: Promise<T>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<T> {
+  if (signal?.aborted) return Promise.reject(abortError(signal, what));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal as AbortSignal, what));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new MicroError('deadline_exceeded', `${what} got no answer within ${ms} ms`));
+    }, ms);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -17,12 +17,18 @@ export interface HeldLockOptions<L extends Lease> {
   checkTtl: (ttl: unknown) => number;
 }
 
-/** The `Lock` every backend returns: local validity, the signal, typed failures. */
+type Reason = MicroError | (() => MicroError);
+
+/**
+ * The `Lock` every backend returns: local validity, the signal, typed failures. The signal (and the timer that
+ * aborts it at the end of the validity) is made on first read, so a plain acquire/release pays for neither.
+ */
 export class HeldLock<L extends Lease> implements Lock {
   readonly name: string;
   readonly token: number;
-  readonly #controller = new AbortController();
   readonly #options: HeldLockOptions<L>;
+  #controller: AbortController | undefined;
+  #ended: Reason | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
 
@@ -31,13 +37,15 @@ export class HeldLock<L extends Lease> implements Lock {
     this.name = options.lease.name;
     this.token = options.lease.token;
     this.#validUntil = options.validUntil;
-    this.#schedule();
   }
 
   /** Reading it checks the local validity first, so it is aborted as soon as the lease has run out. */
   get signal(): AbortSignal {
-    if (!this.#controller.signal.aborted && Date.now() >= this.#validUntil) {
-      this.#end(lockExpired(this.name, this.token));
+    const ended = this.#over();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (ended) this.#controller.abort(this.#reason());
+      else this.#schedule();
     }
     return this.#controller.signal;
   }
@@ -51,14 +59,14 @@ export class HeldLock<L extends Lease> implements Lock {
     if (this.signal.aborted) throw this.#reason();
     const start = Date.now();
     const outcome = await this.#race(this.#options.backend.extend(this.#options.lease, duration));
-    if (this.signal.aborted) throw this.#reason();
+    if (this.#over()) throw this.#reason();
     if (outcome !== true) throw this.#end(this.#failure(outcome));
     this.#validUntil = start + duration - this.#options.drift(duration);
     this.#schedule();
   }
 
   async release(): Promise<void> {
-    if (this.signal.aborted) {
+    if (this.#over()) {
       const reason = this.#reason();
       if (lockFailure(reason) === 'released') throw lockReleased(this.name, this.token);
       // Lost or expired: clean up our own entry if the server still has it, never another holder's.
@@ -75,11 +83,11 @@ export class HeldLock<L extends Lease> implements Lock {
     }
     if (outcome !== true) throw this.#end(this.#failure(outcome));
     if (Date.now() >= this.#validUntil) throw this.#end(lockExpired(this.name, this.token));
-    this.#end(lockReleased(this.name, this.token));
+    this.#end(() => lockReleased(this.name, this.token));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.signal.aborted && lockFailure(this.signal.reason) === 'released') return;
+    if (this.#over() && lockFailure(this.#reason()) === 'released') return;
     await this.release();
   }
 
@@ -87,17 +95,34 @@ export class HeldLock<L extends Lease> implements Lock {
     return outcome === 'lock_lost' ? lockLost(this.name, this.token) : lockExpired(this.name, this.token);
   }
 
+  /** Whether the lease is over (released, lost, or past its validity, which ends it now). */
+  #over(): boolean {
+    if (this.#ended === undefined && Date.now() >= this.#validUntil) {
+      this.#end(lockExpired(this.name, this.token));
+    }
+    return this.#ended !== undefined;
+  }
+
   #reason(): MicroError {
-    return toMicroError(this.signal.reason, 'aborted');
+    if (typeof this.#ended === 'function') this.#ended = this.#ended();
+    return this.#ended ?? new MicroError('internal', `lock "${this.name}" has not ended`);
   }
 
-  #end(reason: MicroError): MicroError {
+  #end(reason: MicroError): MicroError;
+  #end(reason: () => MicroError): undefined;
+  #end(reason: Reason): MicroError | undefined {
     clearTimeout(this.#timer);
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
-    return reason;
+    if (this.#ended === undefined) {
+      this.#ended = reason;
+      if (this.#controller !== undefined && !this.#controller.signal.aborted)
+        this.#controller.abort(this.#reason());
+    }
+    return typeof reason === 'function' ? undefined : reason;
   }
 
+  /** Aborts the signal when the validity runs out; only needed once someone holds the signal. */
   #schedule(): void {
+    if (this.#controller === undefined) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(
       () => this.#end(lockExpired(this.name, this.token)),
@@ -108,16 +133,17 @@ export class HeldLock<L extends Lease> implements Lock {
 
   /** Settles as `promise` does, or rejects as soon as the lock's signal aborts (for example when it expires). */
   #race<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.signal;
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(this.#reason());
-      this.signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       promise.then(
         (value) => {
-          this.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve(value);
         },
         (err: unknown) => {
-          this.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           reject(toMicroError(err, 'unavailable'));
         },
       );

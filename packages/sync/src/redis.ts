@@ -77,13 +77,13 @@ class Node {
   #failedAt = 0;
   #failure: unknown;
 
-  async evalsha(sha: string, numKeys: number, args: (string | number)[]): Promise<number> {
-    return this.#vote(sha, numKeys, args, await this.#run(this.redis.evalsha(sha, numKeys, ...args)));
+  evalsha(sha: string, numKeys: number, args: (string | number)[]): Promise<number> {
+    return this.#run(sha, numKeys, args, this.redis.evalsha(sha, numKeys, ...args));
   }
 
-  async eval(script: string, numKeys: number, args: (string | number)[]): Promise<number> {
+  eval(script: string, numKeys: number, args: (string | number)[]): Promise<number> {
     const sha = createHash('sha1').update(script).digest('hex');
-    return this.#vote(sha, numKeys, args, await this.#run(this.redis.eval(script, numKeys, ...args)));
+    return this.#run(sha, numKeys, args, this.redis.eval(script, numKeys, ...args));
   }
 
   /** The node's last error if it failed at or after `since` (ms since epoch). */
@@ -91,16 +91,18 @@ class Node {
     return this.#failedAt >= since ? this.#failure : undefined;
   }
 
-  async #run(command: Promise<unknown>): Promise<unknown> {
-    try {
-      return await command;
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) {
-        this.#failedAt = Date.now();
-        this.#failure = err;
-      }
-      throw err;
-    }
+  #run(sha: string, numKeys: number, args: (string | number)[], command: Promise<unknown>): Promise<number> {
+    return command.then(
+      (result) => this.#vote(sha, numKeys, args, result),
+      (err: unknown) => {
+        // NOSCRIPT is redlock's cue to send the script itself, not a failure of the node.
+        if (!String(err).includes('NOSCRIPT')) {
+          this.#failedAt = Date.now();
+          this.#failure = err;
+        }
+        throw err;
+      },
+    );
   }
 
   answer(op: string, value: string): number | undefined {
