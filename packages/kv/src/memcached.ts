@@ -21,8 +21,18 @@ const op = { get: 0x00, set: 0x01, add: 0x02, delete: 0x04 } as const;
 const status = { ok: 0, notFound: 1, exists: 2, tooLarge: 3 } as const;
 /** memcached reads an expiry above 30 days as a unix time. */
 const relativeLimit = 30 * 24 * 60 * 60;
-const noFlags = Buffer.alloc(4);
 const empty = Buffer.alloc(0);
+/** Flags 0, expiry 0 (never): the extras of a write without ttl. */
+const noExpiry = Buffer.alloc(8);
+const high = 2 ** 32;
+
+/** A 64-bit big-endian integer (CAS token, expiry ms) as a number; both stay far below 2^53. */
+const read64 = (buffer: Buffer, offset: number): number =>
+  buffer.readUInt32BE(offset) * high + buffer.readUInt32BE(offset + 4);
+const write64 = (buffer: Buffer, value: number, offset: number): void => {
+  buffer.writeUInt32BE(Math.floor(value / high), offset);
+  buffer.writeUInt32BE(value % high, offset + 4);
+};
 
 /**
  * A KV on memcached through memjs's binary-protocol requests, so versions are memcached's CAS tokens.
@@ -49,13 +59,13 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
       logger: { log: () => undefined },
     });
 
-  const request = (what: string, opcode: number, key: string, extras: Buffer, value: Buffer, cas = 0n) =>
+  const request = (what: string, opcode: number, key: string, extras: Buffer, value: Buffer, cas = 0) =>
     new Promise<memjs.Response>((resolve, reject) => {
       client.incrSeq();
       const seq = client.seq;
       const fullKey = base + key;
       const buffer = memjs.Utils.makeRequestBuffer(opcode, fullKey, extras, value, seq);
-      if (cas !== 0n) buffer.writeBigUInt64BE(cas, 16);
+      if (cas !== 0) write64(buffer, cas, 16);
       client.perform(fullKey, buffer, seq, (err: Error | null, response?: memjs.Response) => {
         if (err !== null || response === undefined) {
           const message = err?.message ?? 'no response';
@@ -77,28 +87,30 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
     const response = await request('get', op.get, key, empty, empty);
     if (response.header.status === status.notFound) return undefined;
     if (response.header.status !== status.ok) throw unexpected('get', key, response);
-    const expires = Number(response.val.readBigUInt64BE(0));
+    const expires = read64(response.val, 0);
     return {
       data: response.val.subarray(8),
-      version: Number(response.header.cas.readBigUInt64BE(0)),
+      version: read64(response.header.cas, 0),
       expired: expires !== 0 && expires <= Date.now(),
     };
   };
-  const store = async (opcode: number, key: string, data: Uint8Array, ttl: number | undefined, cas = 0n) => {
-    const header = Buffer.alloc(8);
-    let exptime = 0;
-    if (ttl !== undefined) {
-      header.writeBigUInt64BE(BigInt(Date.now() + ttl));
-      // One second more than asked: memcached's clock ticks in seconds; reads hide the item on time.
-      exptime = Math.ceil(ttl / 1000) + 1;
-      if (exptime > relativeLimit) exptime += Math.floor(Date.now() / 1000);
+  const store = (opcode: number, key: string, data: Uint8Array, ttl: number | undefined, cas = 0) => {
+    // The value carries its expiry in ms (0 = never) ahead of the data: one allocation for both.
+    const value = Buffer.allocUnsafe(8 + data.byteLength);
+    value.set(data, 8);
+    if (ttl === undefined) {
+      value.fill(0, 0, 8);
+      return request('put', opcode, key, noExpiry, value, cas);
     }
+    write64(value, Date.now() + ttl, 0);
+    // One second more than asked: memcached's clock ticks in seconds; reads hide the item on time.
+    let exptime = Math.ceil(ttl / 1000) + 1;
+    if (exptime > relativeLimit) exptime += Math.floor(Date.now() / 1000);
     const extras = Buffer.alloc(8);
     extras.writeUInt32BE(exptime, 4);
-    noFlags.copy(extras, 0);
-    return request('put', opcode, key, extras, Buffer.concat([header, data]), cas);
+    return request('put', opcode, key, extras, value, cas);
   };
-  const version = (response: memjs.Response): number => Number(response.header.cas.readBigUInt64BE(0));
+  const version = (response: memjs.Response): number => read64(response.header.cas, 0);
   const exists = (key: string): MicroError =>
     new MicroError('already_exists', `key "${key}" already exists`, { details: { key } });
 
@@ -120,7 +132,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
         return version(response);
       }
       if (condition.kind === 'version') {
-        const response = await store(op.set, key, data, ttl, BigInt(condition.version));
+        const response = await store(op.set, key, data, ttl, condition.version);
         if (response.header.status === status.exists || response.header.status === status.notFound) {
           throw new MicroError('aborted', `key "${key}" is not at version ${condition.version}`, {
             details: { key, expected: condition.version },
@@ -136,7 +148,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
       // Still in memcached but past its millisecond expiry: replace it if nobody else did meanwhile.
       const current = await read(key);
       if (current === undefined || !current.expired) throw exists(key);
-      const replaced = await store(op.set, key, data, ttl, BigInt(current.version));
+      const replaced = await store(op.set, key, data, ttl, current.version);
       if (replaced.header.status !== status.ok) throw exists(key);
       return version(replaced);
     },
