@@ -83,8 +83,7 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
       },
     );
   };
-  const read = async (key: string): Promise<(StoredItem & { expired: boolean }) | undefined> => {
-    const response = await request('get', op.get, key, empty, empty);
+  const parse = (key: string, response: memjs.Response): (StoredItem & { expired: boolean }) | undefined => {
     if (response.header.status === status.notFound) return undefined;
     if (response.header.status !== status.ok) throw unexpected('get', key, response);
     const expires = read64(response.val, 0);
@@ -94,6 +93,8 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
       expired: expires !== 0 && expires <= Date.now(),
     };
   };
+  const read = (key: string) =>
+    request('get', op.get, key, empty, empty).then((response) => parse(key, response));
   const store = (opcode: number, key: string, data: Uint8Array, ttl: number | undefined, cas = 0) => {
     // The value carries its expiry in ms (0 = never) ahead of the data: one allocation for both.
     const value = Buffer.allocUnsafe(8 + data.byteLength);
@@ -118,9 +119,8 @@ export function memcachedKV(options: MemcachedKVOptions): KV {
     name: 'memcached',
     maxKeyLength: 250 - Buffer.byteLength(base),
     maxValueSize: options.maxValueSize ?? 1024 * 1024 - 1024,
-    async get(key) {
-      const item = await read(key);
-      return item === undefined || item.expired ? undefined : { data: item.data, version: item.version };
+    get(key) {
+      return read(key).then((item) => (item === undefined || item.expired ? undefined : item));
     },
     async getMany(keys) {
       return Promise.all(keys.map((key) => driver.get(key)));
