@@ -1,105 +1,150 @@
 /**
- * The micro-os demo: a greeter service with two instances and a client that calls it in a loop, balanced
- * across both. In-memory by default; `--transport=http` or `--transport=nats` switches transport and broker.
+ * The micro-os demo: a greeter on two instances plus a 1.1.0 canary taking a weighted share, callers that
+ * authenticate with service tokens, one request traced across two services with its correlated logs,
+ * `/metrics` and `/health`, a kv + config step and a lock step. In memory by default, with no server;
+ * `--transport=http|nats` and `--registry=redis|nats` switch the plumbing (see README.md).
  */
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import {
-  type Broker,
-  createService,
-  isMicroError,
-  memoryBroker,
-  memoryRegistry,
-  memoryTransport,
-  type Transport,
-} from '@micro-os/core';
+import { invalidArgument, isMicroError, sleep } from '@micro-os/core';
+import { canarySplit, type HelloResponse, startFleet } from './greeter.js';
+import { lockStep } from './lock.js';
+import { fetchOnce, logLine, serveEndpoints, startObservability, traceTree } from './observability.js';
+import { plumbing } from './plumbing.js';
+import { kvStep, loadSettings } from './storage.js';
 
 const { values } = parseArgs({
   options: {
     transport: { type: 'string', default: 'memory' },
+    registry: { type: 'string', default: 'memory' },
     calls: { type: 'string', default: '20' },
+    serve: { type: 'boolean', default: false },
   },
 });
 const calls = Number(values.calls);
+if (!Number.isInteger(calls) || calls < 1)
+  throw invalidArgument(`--calls must be a positive integer, got ${values.calls}`);
+const described = (err: unknown): string => {
+  if (!isMicroError(err)) return String(err);
+  const reason = err.details.reason;
+  return typeof reason === 'string' ? `${err.code} (${reason})` : err.code;
+};
+const count = (map: Map<string, number>, key: string): void => void map.set(key, (map.get(key) ?? 0) + 1);
+const counts = (map: Map<string, number>): string =>
+  [...map]
+    .sort()
+    .map(([key, n]) => `${key} ${n}`)
+    .join(', ');
+const section = (title: string, lines: readonly string[]): void => {
+  for (const [i, line] of lines.entries()) console.log(`${(i === 0 ? title : '').padEnd(8)}${line}`);
+};
 
-async function plumbing(kind: string): Promise<{ transport: () => Transport; broker: () => Broker }> {
-  switch (kind) {
-    case 'memory':
-      return { transport: () => memoryTransport(), broker: () => memoryBroker() };
-    case 'http': {
-      const { httpTransport } = await import('@micro-os/core/http');
-      return { transport: () => httpTransport(), broker: () => memoryBroker() };
-    }
-    case 'nats': {
-      const { natsTransport, natsBroker } = await import('@micro-os/core/nats');
-      const servers = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-      return { transport: () => natsTransport({ servers }), broker: () => natsBroker({ servers }) };
-    }
-    default:
-      throw new Error(`unknown --transport ${kind}: use memory, http or nats`);
-  }
-}
+const settings = await loadSettings();
+const wiring = await plumbing({ transport: values.transport, registry: values.registry });
+const o = startObservability();
+const fleet = await startFleet(wiring, o, settings.greeting);
+const { client } = fleet;
+console.log(
+  `micro-os demo: transport=${values.transport} registry=${values.registry} calls=${calls} traces=${o.traceSink}`,
+);
 
-const { transport, broker } = await plumbing(values.transport);
-const registry = memoryRegistry();
-
-interface HelloRequest {
-  name: string;
-}
-interface HelloResponse {
-  message: string;
-  instance: string;
-}
-
-const greetings = new Map<string, number>();
-const instances = ['greeter-1', 'greeter-2'].map((instance) => {
-  const svc = createService({
-    name: 'greeter',
-    version: '1.0.0',
-    registry,
-    transport: transport(),
-    broker: broker(),
-  });
-  svc.handle<HelloRequest, HelloResponse>('Greeter.Hello', ({ name }) => ({
-    message: `Hello, ${name}!`,
-    instance,
-  }));
-  svc.subscribe<{ name: string }>(
-    'greeter.greeted',
-    () => {
-      greetings.set(instance, (greetings.get(instance) ?? 0) + 1);
-    },
-    { queue: 'greeters' },
-  );
-  return svc;
-});
-for (const svc of instances) await svc.start();
-
-const client = createService({ name: 'demo-client', registry, transport: transport(), broker: broker() });
-const served = new Map<string, number>();
-const started = performance.now();
+// 1. Balanced, authenticated calls with a weighted canary.
+const byInstance = new Map<string, number>();
+const byVersion = new Map<string, number>();
+const durations: number[] = [];
+let last: HelloResponse | undefined;
 for (let i = 0; i < calls; i++) {
-  const res = await client.call<HelloResponse>('greeter', 'Greeter.Hello', { name: `caller-${i}` });
-  served.set(res.instance, (served.get(res.instance) ?? 0) + 1);
+  const started = performance.now();
+  last = await client.call<HelloResponse>('greeter', 'Greeter.Hello', { name: `caller-${i}` });
+  durations.push(performance.now() - started);
+  count(byInstance, `${last.instance} (${last.version})`);
+  count(byVersion, last.version);
   await client.publish('greeter.greeted', { name: `caller-${i}` });
 }
-const elapsed = performance.now() - started;
-
-const missing = await client.call('greeter', 'Greeter.Missing', {}).catch((err: unknown) => err);
-
-console.log(`micro-os demo on the ${values.transport} transport`);
-console.log(
-  `  ${calls} calls to greeter in ${elapsed.toFixed(1)} ms (${((elapsed * 1000) / calls).toFixed(0)} µs each)`,
-);
-await new Promise((resolve) => setTimeout(resolve, 100));
-for (const [instance, count] of [...served].sort()) {
-  console.log(
-    `  ${instance} answered ${count} calls and handled ${greetings.get(instance) ?? 0} greeted events (queue group)`,
+const later = durations.slice(1).sort((a, b) => a - b);
+const median = later[Math.floor(later.length / 2)] ?? 0;
+const forced = new Map<string, number>();
+for (let i = 0; i < 3; i++) {
+  const res = await client.call<HelloResponse>(
+    'greeter',
+    'Greeter.Hello',
+    { name: 'tester' },
+    { metadata: { 'x-micro-label-version': '1.1.0' } },
   );
+  count(forced, res.instance);
 }
-console.log(
-  `  calling an unknown endpoint gives a typed error: ${isMicroError(missing) ? `${missing.code}: ${missing.message}` : String(missing)}`,
-);
+const failure = (promise: Promise<unknown>): Promise<string> => promise.then(() => 'ok', described);
+const noToken = await failure(fleet.anonymous.call('greeter', 'Greeter.Hello', { name: 'eve' }));
+const noScope = await failure(client.call('names', 'Names.Format', { name: 'eve' }, { retries: 0 }));
+const missing = await failure(client.call('greeter', 'Greeter.Missing', {}, { retries: 0 }));
+await sleep(100);
+const split = Object.keys(canarySplit)
+  .map((version) => `${version}: ${byVersion.get(version) ?? 0}`)
+  .join(', ');
+section('rpc', [
+  `${calls} authenticated calls to greeter: first ${(durations[0] ?? 0).toFixed(0)} ms (gets the tokens), then median ${median.toFixed(2)} ms`,
+  `e.g. "${last?.message}"; served by ${counts(byInstance)}`,
+  `split ${JSON.stringify(canarySplit)} -> observed ${split}`,
+  `x-micro-label-version: 1.1.0 forces the canary: ${[...forced].map(([k, n]) => `${k} ${n}/3`).join(', ')}`,
+  `greeted events (queue group): ${counts(fleet.greeted)}`,
+  `no token -> ${noToken}; names without its scope -> ${noScope}; unknown endpoint -> ${missing}`,
+]);
 
-await client.stop();
-for (const svc of instances) await svc.stop();
-await registry.close();
+// 2. One request traced across greeter and names, its logs, /metrics and /health.
+o.reset();
+await client.call<HelloResponse>('greeter', 'Greeter.Hello', { name: 'ada' });
+await sleep(50);
+const spans = o.spans();
+const root = spans.find((span) => span.parentSpanContext === undefined);
+if (root !== undefined) {
+  const traceId = root.spanContext().traceId;
+  section('trace', traceTree(spans, traceId));
+  const correlated = o.logLines().filter((line) => line.trace_id === traceId);
+  section('logs', correlated.slice(0, 2).map(logLine));
+} else {
+  section('trace', [`spans exported to ${o.traceSink}`]);
+}
+o.monitor.register({
+  id: 'registry',
+  description: 'names is registered',
+  check: async () => ({ nodes: (await wiring.registry.getService('names')).flatMap((s) => s.nodes).length }),
+  interval: 5000,
+});
+await o.monitor.checkNow();
+const endpoints = await serveEndpoints(o, values.serve);
+const scraped = await fetchOnce(endpoints.metrics.url);
+const health = await fetchOnce(`${endpoints.health.url}/health`);
+const report = JSON.parse(health.body) as { status: string; checks: { id: string; status: string }[] };
+section('metrics', [
+  `GET ${endpoints.metrics.url} -> ${scraped.status}`,
+  ...scraped.body.split('\n').filter((line) => line.startsWith('micro_server_requests_total')),
+]);
+section('health', [
+  `GET ${endpoints.health.url}/health -> ${health.status} status=${report.status} ${report.checks
+    .map((check) => `${check.id}=${check.status}`)
+    .join(' ')}`,
+]);
+
+// 3. kv + config, 4. lock.
+section('config', [
+  `greeting.prefix="${settings.greeting}" (DEMO_GREETING__PREFIX overrides), session.ttl=${settings.sessionTtl} ms, greeting.retries=${settings.retries} (default)`,
+]);
+section('kv', await kvStep(settings));
+section('lock', await lockStep());
+
+if (values.serve) {
+  console.log(
+    `serving ${endpoints.metrics.url} and ${endpoints.health.url}/health, one call a second; Ctrl-C stops`,
+  );
+  const timer = setInterval(() => {
+    client.call('greeter', 'Greeter.Hello', { name: 'prometheus' }).catch((err: unknown) => {
+      console.error(described(err));
+    });
+  }, 1000);
+  await once(process, 'SIGINT');
+  clearInterval(timer);
+}
+await endpoints.close();
+await fleet.stop();
+await wiring.close();
+await o.close();
