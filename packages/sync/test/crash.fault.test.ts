@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendSpec, openLocks } from './fault/backends.js';
 import { createResource, newPool, specs, startWorker, type Worker } from './fault/harness.js';
 
-// Crashed holder (kill -9). Scaled down for a 2-core machine: 4 trials per backend (the full size: 50),
+// Crashed holder (kill -9). Scaled down for a 2-core machine: 5 trials per backend (the full size: 50),
 // ttl 1 s. The lock must be free again within ttl + 0.5 s. (Postgres frees a crashed holder's lease by expiry
 // like the others, so its bound here is also ttl + 0.5 s, not the 1 s.)
-const trials = 4;
+const trials = 5;
 const ttl = 1000;
 
 const suffix = randomUUID().slice(0, 8);

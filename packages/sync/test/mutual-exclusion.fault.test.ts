@@ -6,10 +6,10 @@ import { createResource, newPool, specs, startWorker, type Worker } from './faul
 import { type OwnServer, ownRedis } from './servers.js';
 
 // Mutual exclusion across processes. Sizes scaled down for a 2-core machine (all fault tests <= 4 minutes):
-// 2 processes x 200 acquisitions each per backend, holding 0-10 ms at random (the issue's full size is
+// 2 processes x 300 acquisitions each per backend, holding 0-10 ms at random (the issue's full size is
 // 2 x 5,000 = 10,000 per backend). Every critical section writes the protected Postgres row with
 // `UPDATE ... WHERE token < $new` and logs (pid, token, enter, exit).
-const perProcess = 200;
+const perProcess = 300;
 
 const suffix = randomUUID().slice(0, 8);
 const pool = newPool();

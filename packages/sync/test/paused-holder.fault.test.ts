@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendSpec, openLocks } from './fault/backends.js';
 import { createResource, newPool, specs, startWorker, type Worker } from './fault/harness.js';
 
-// Paused holder. Scaled down for a 2-core machine: 5 trials per backend with ttl 400 ms and the holder stopped
+// Paused holder. Scaled down for a 2-core machine: 10 trials per backend with ttl 400 ms and the holder stopped
 // (SIGSTOP) for 800 ms = 2 x ttl (the full size: 100 trials, ttl 1 s, stopped for 2 s).
-const trials = 5;
+const trials = 10;
 const ttl = 400;
 
 const suffix = randomUUID().slice(0, 8);
