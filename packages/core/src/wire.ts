@@ -1,70 +1,90 @@
 import { fromWireError, invalidArgument, MicroError } from './errors.js';
-import { decodeFrame, encodeFrame } from './frame.js';
 import type { Metadata } from './metadata.js';
 import type { TransportRequest, TransportResponse } from './transport.js';
 
-/** Encoding of requests and responses for the wire transports (HTTP, NATS). */
+/**
+ * The binary encoding of requests and responses for the wire transports (HTTP, NATS). Strings are
+ * length-prefixed UTF-8; the body follows the header untouched.
+ *
+ *   request:  0x01 | u32 timeout+1 (0: none) | s16 service | s16 endpoint | s16 content type | metadata | body
+ *   response: 0x02 | s16 content type | metadata | u32 error length | error JSON | body
+ *   metadata: u16 count | (s16 key | s32 value) * count
+ */
+const requestKind = 0x01;
+const responseKind = 0x02;
 
-interface RequestHeader {
-  s: string;
-  e: string;
-  ct: string;
-  md: Metadata;
-  t?: number | undefined;
+export function encodeRequest(request: TransportRequest): Uint8Array {
+  const { service, endpoint, contentType, metadata, body } = request;
+  const keys = Object.keys(metadata);
+  let size =
+    1 + 4 + 6 + Buffer.byteLength(service) + Buffer.byteLength(endpoint) + Buffer.byteLength(contentType);
+  size += metadataSize(metadata, keys);
+  const out = Buffer.allocUnsafe(size + body.byteLength);
+  out[0] = requestKind;
+  out.writeUInt32BE(
+    request.timeout === undefined ? 0 : Math.min(0xfffffffe, Math.ceil(request.timeout)) + 1,
+    1,
+  );
+  let at = writeString16(out, 5, service);
+  at = writeString16(out, at, endpoint);
+  at = writeString16(out, at, contentType);
+  at = writeMetadata(out, at, metadata, keys);
+  out.set(body, at);
+  return out;
 }
 
-interface ResponseHeader {
-  ct: string;
-  md: Metadata;
-  err?: unknown;
-}
-
-export function encodeRequest(request: TransportRequest, id?: string): Uint8Array {
-  const header: RequestHeader & { id?: string } = {
-    s: request.service,
-    e: request.endpoint,
-    ct: request.contentType,
-    md: request.metadata,
+export function decodeRequest(frame: Uint8Array): TransportRequest {
+  const reader = new Reader(frame, 'request');
+  if (reader.u8() !== requestKind) throw malformed('request', 'not a request frame');
+  const timeout = reader.u32();
+  const service = reader.string16();
+  const endpoint = reader.string16();
+  const contentType = reader.string16();
+  const metadata = reader.metadata();
+  return {
+    service,
+    endpoint,
+    contentType,
+    metadata,
+    timeout: timeout === 0 ? undefined : timeout - 1,
+    body: reader.rest(),
   };
-  if (request.timeout !== undefined) header.t = request.timeout;
-  if (id !== undefined) header.id = id;
-  return encodeFrame(header, request.body);
-}
-
-export function decodeRequest(frame: Uint8Array): TransportRequest & { id?: string } {
-  const { header, body } = decodeFrame(frame);
-  const h = header as Partial<RequestHeader> & { id?: unknown };
-  if (typeof h.s !== 'string' || typeof h.e !== 'string' || typeof h.ct !== 'string') {
-    throw invalidArgument('malformed request header: service, endpoint and content type are required');
-  }
-  const request: TransportRequest & { id?: string } = {
-    service: h.s,
-    endpoint: h.e,
-    contentType: h.ct,
-    metadata: toMetadata(h.md),
-    timeout: typeof h.t === 'number' && h.t >= 0 ? h.t : undefined,
-    body,
-  };
-  if (typeof h.id === 'string') request.id = h.id;
-  return request;
 }
 
 export function encodeResponse(response: TransportResponse): Uint8Array {
-  const header: ResponseHeader = { ct: response.contentType, md: response.metadata };
-  if (response.error !== undefined) header.err = response.error;
-  return encodeFrame(header, response.body);
+  const { contentType, metadata, body } = response;
+  const keys = Object.keys(metadata);
+  const error = response.error === undefined ? '' : JSON.stringify(response.error);
+  const errorLength = Buffer.byteLength(error);
+  const size = 1 + 2 + Buffer.byteLength(contentType) + metadataSize(metadata, keys) + 4 + errorLength;
+  const out = Buffer.allocUnsafe(size + body.byteLength);
+  out[0] = responseKind;
+  let at = writeString16(out, 1, contentType);
+  at = writeMetadata(out, at, metadata, keys);
+  out.writeUInt32BE(errorLength, at);
+  at += 4;
+  if (errorLength > 0) at += out.write(error, at, 'utf8');
+  out.set(body, at);
+  return out;
 }
 
 export function decodeResponse(frame: Uint8Array): TransportResponse {
-  const { header, body } = decodeFrame(frame);
-  const h = header as Partial<ResponseHeader>;
-  if (typeof h.ct !== 'string') throw new MicroError('internal', 'malformed response header from peer');
-  return {
-    contentType: h.ct,
-    metadata: toMetadata(h.md),
-    body,
-    error: h.err === undefined ? undefined : fromWireError(h.err).toJSON(),
-  };
+  const reader = new Reader(frame, 'response');
+  if (reader.u8() !== responseKind) throw malformed('response', 'not a response frame', 'internal');
+  const contentType = reader.string16();
+  const metadata = reader.metadata();
+  const errorText = reader.string(reader.u32());
+  let error: TransportResponse['error'];
+  if (errorText !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(errorText);
+    } catch (cause) {
+      throw new MicroError('internal', 'malformed error in response frame from peer', { cause });
+    }
+    error = fromWireError(parsed).toJSON();
+  }
+  return { contentType, metadata, body: reader.rest(), error };
 }
 
 /** A response that carries only an error. */
@@ -72,9 +92,92 @@ export function errorResponse(error: MicroError): TransportResponse {
   return { contentType: '', metadata: {}, body: new Uint8Array(0), error: error.toJSON() };
 }
 
-function toMetadata(value: unknown): Metadata {
-  if (typeof value !== 'object' || value === null) return {};
-  const out: Metadata = {};
-  for (const [key, v] of Object.entries(value)) if (typeof v === 'string') out[key] = v;
-  return out;
+function metadataSize(metadata: Metadata, keys: string[]): number {
+  let size = 2;
+  for (const key of keys) size += 6 + Buffer.byteLength(key) + Buffer.byteLength(metadata[key] as string);
+  return size;
+}
+
+function writeString16(out: Buffer, at: number, value: string): number {
+  const written = out.write(value, at + 2, 'utf8');
+  if (written > 0xffff) throw invalidArgument(`header field of ${written} bytes is too long (max 65535)`);
+  out.writeUInt16BE(written, at);
+  return at + 2 + written;
+}
+
+function writeMetadata(out: Buffer, at: number, metadata: Metadata, keys: string[]): number {
+  if (keys.length > 0xffff) throw invalidArgument(`too many metadata entries: ${keys.length} (max 65535)`);
+  out.writeUInt16BE(keys.length, at);
+  let next = at + 2;
+  for (const key of keys) {
+    next = writeString16(out, next, key);
+    const written = out.write(metadata[key] as string, next + 4, 'utf8');
+    out.writeUInt32BE(written, next);
+    next += 4 + written;
+  }
+  return next;
+}
+
+/** Reads a frame field by field; anything out of bounds is a malformed frame. */
+class Reader {
+  readonly #bytes: Buffer;
+  readonly #what: 'request' | 'response';
+  #at = 0;
+
+  constructor(frame: Uint8Array, what: 'request' | 'response') {
+    this.#bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    this.#what = what;
+  }
+
+  #need(count: number): number {
+    const at = this.#at;
+    if (at + count > this.#bytes.byteLength) {
+      throw malformed(
+        this.#what,
+        `truncated at byte ${at}`,
+        this.#what === 'request' ? 'invalid_argument' : 'internal',
+      );
+    }
+    this.#at = at + count;
+    return at;
+  }
+
+  u8(): number {
+    return this.#bytes[this.#need(1)] as number;
+  }
+
+  u32(): number {
+    return this.#bytes.readUInt32BE(this.#need(4));
+  }
+
+  string(length: number): string {
+    const at = this.#need(length);
+    return this.#bytes.toString('utf8', at, at + length);
+  }
+
+  string16(): string {
+    return this.string(this.#bytes.readUInt16BE(this.#need(2)));
+  }
+
+  metadata(): Metadata {
+    const count = this.#bytes.readUInt16BE(this.#need(2));
+    const out: Metadata = {};
+    for (let i = 0; i < count; i++) {
+      const key = this.string16();
+      out[key] = this.string(this.u32());
+    }
+    return out;
+  }
+
+  rest(): Uint8Array {
+    return this.#bytes.subarray(this.#at);
+  }
+}
+
+function malformed(
+  what: 'request' | 'response',
+  reason: string,
+  code: 'invalid_argument' | 'internal' = 'invalid_argument',
+): MicroError {
+  return new MicroError(code, `malformed ${what} frame: ${reason}`);
 }

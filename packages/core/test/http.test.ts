@@ -4,6 +4,7 @@ import { type CallContext, createService, isMicroError, MicroError, memoryRegist
 import { httpTransport } from '@micro-os/core/http';
 import { transportSuite } from '@micro-os/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeResponse } from '../src/wire.js';
 
 transportSuite('http', { create: () => httpTransport() });
 transportSuite('http with a 100 kB limit', {
@@ -40,10 +41,9 @@ function post(address: string, body: Uint8Array, path = '/micro/rpc'): Promise<R
   });
 }
 
-/** Reads the error out of a response frame (4-byte header length, JSON header). */
+/** Reads the error out of a response frame. */
 function frameError(frame: Buffer): unknown {
-  const length = frame.readUInt32BE(0);
-  return (JSON.parse(frame.subarray(4, 4 + length).toString('utf8')) as { err?: unknown }).err;
+  return decodeResponse(frame).error;
 }
 
 describe('createService over the http transport', () => {
