@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { invalidArgument, isMicroError, sleep } from '@micro-os/core';
+import { trace } from '@opentelemetry/api';
 import { canarySplit, type HelloResponse, startFleet } from './greeter.js';
 import { lockStep } from './lock.js';
 import { fetchOnce, logLine, serveEndpoints, startObservability, traceTree } from './observability.js';
@@ -92,18 +93,20 @@ section('rpc', [
 
 // 2. One request traced across greeter and names, its logs, /metrics and /health.
 o.reset();
-await client.call<HelloResponse>('greeter', 'Greeter.Hello', { name: 'ada' });
+// A span of our own: the wrappers' spans join it, so the whole request is one trace under it.
+const traceId = await trace.getTracer('micro-os-demo').startActiveSpan('demo request', async (span) => {
+  try {
+    await client.call<HelloResponse>('greeter', 'Greeter.Hello', { name: 'ada' });
+    return span.spanContext().traceId;
+  } finally {
+    span.end();
+  }
+});
 await sleep(50);
-const spans = o.spans();
-const root = spans.find((span) => span.parentSpanContext === undefined);
-if (root !== undefined) {
-  const traceId = root.spanContext().traceId;
-  section('trace', traceTree(spans, traceId));
-  const correlated = o.logLines().filter((line) => line.trace_id === traceId);
-  section('logs', correlated.slice(0, 2).map(logLine));
-} else {
-  section('trace', [`spans exported to ${o.traceSink}`]);
-}
+const tree = traceTree(o.spans(), traceId);
+section('trace', tree.length > 1 ? tree : [`trace ${traceId} exported to ${o.traceSink}`]);
+const correlated = o.logLines().filter((line) => line.trace_id === traceId);
+section('logs', correlated.slice(0, 2).map(logLine));
 o.monitor.register({
   id: 'registry',
   description: 'names is registered',
@@ -141,8 +144,9 @@ if (values.serve) {
       console.error(described(err));
     });
   }, 1000);
-  await once(process, 'SIGINT');
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   clearInterval(timer);
+  console.log('stopping');
 }
 await endpoints.close();
 await fleet.stop();

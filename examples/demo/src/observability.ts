@@ -27,8 +27,7 @@ export interface Observability {
 export function startObservability(): Observability {
   const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const memory = endpoint === undefined ? memoryTracing({ serviceName: 'micro-os-demo' }) : undefined;
-  const tracing: Tracing =
-    memory ?? setupTracing({ serviceName: 'micro-os-demo', processor: 'simple', detectResources: false });
+  const tracing: Tracing = memory ?? setupTracing({ serviceName: 'micro-os-demo' });
   const lines: string[] = [];
   const logger = createLogger({
     service: 'micro-os-demo',
@@ -59,6 +58,7 @@ export function startObservability(): Observability {
 /** The trace tree of the spans of one trace, one span a line, without the repeated service.name. */
 export function traceTree(spans: readonly ReadableSpan[], traceId: string): string[] {
   const ofTrace = spans.filter((span) => span.spanContext().traceId === traceId);
+  if (ofTrace.length === 0) return [];
   return formatTraceTree(ofTrace)
     .split('\n')
     .map((line) => line.replace(/ service\.name=\S+/, ''));
