@@ -1,7 +1,7 @@
 import { isMicroError, MicroError } from '@micro-os/core';
 
 /** Why a lock operation failed, in `MicroError.details.reason`. */
-export type LockFailure = 'acquire_timeout' | 'lock_lost' | 'lock_expired' | 'released';
+export type LockFailure = 'acquire_timeout' | 'lock_lost' | 'lock_expired' | 'released' | 'stale_token';
 
 /** The wait ended while another holder kept the lock: `deadline_exceeded`. */
 export function acquireTimeout(name: string, wait: number, cause?: unknown): MicroError {
