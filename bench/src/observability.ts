@@ -1,0 +1,281 @@
+import {
+  type ClientWrapper,
+  createService,
+  type HandlerWrapper,
+  memoryRegistry,
+  memoryTransport,
+  type Transport,
+} from '@micro-os/core';
+import { natsTransport } from '@micro-os/core/nats';
+import { createLogger, type Output } from '@micro-os/log';
+import { createMetrics, metricsClient, metricsHandler } from '@micro-os/metrics';
+import { createMonitor, monitorClient, monitorHandler } from '@micro-os/monitor';
+import { traceClient, traceHandler } from '@micro-os/trace';
+import { type SetupTracingOptions, setupTracing } from '@micro-os/trace/sdk';
+import { pino, stdTimeFunctions } from 'pino';
+
+/**
+ * `bench:observability [log|memory|nats]`: per-call cost of the trace, metrics and monitor wrappers (the same
+ * echo call with and without them, sequential, CPU time, measured alternately, median of 7 rounds; wall
+ * time over NATS) and of a log line
+ * against pino writing the same line. Prints µs per call, the ratio and the overhead.
+ */
+
+const servers = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/** Discards spans: measures the SDK and the batch processor, not an exporter's network. */
+const discard: NonNullable<SetupTracingOptions['exporter']> = {
+  export(_spans, done) {
+    done({ code: 0 });
+  },
+  shutdown: async () => undefined,
+};
+
+interface Wrappers {
+  client: ClientWrapper[];
+  handler: HandlerWrapper[];
+}
+
+interface Echo {
+  call: () => Promise<unknown>;
+  close: () => Promise<void>;
+}
+
+async function echo(name: string, transport: () => Transport, wrappers: Wrappers): Promise<Echo> {
+  const registry = memoryRegistry();
+  // the measuring loop runs on microtasks only, so re-registration timers may not fire: register for an hour
+  const registerTtl = 3_600_000;
+  const server = createService({
+    name,
+    registry,
+    registerTtl,
+    transport: transport(),
+    handlerWrappers: wrappers.handler,
+  });
+  server.handle<{ n: number }, { n: number }>('Bench.Echo', (req) => req);
+  await server.start();
+  const client = createService({
+    name: `${name}-client`,
+    registry,
+    transport: transport(),
+    clientWrappers: wrappers.client,
+  });
+  const payload = { n: 1 };
+  const call = () => client.call(name, 'Bench.Echo', payload);
+  await call();
+  return {
+    call,
+    async close() {
+      await client.stop();
+      await server.stop();
+      await client.transport.close();
+      await server.transport.close();
+    },
+  };
+}
+
+type Pair = [ours: number, baseline: number];
+
+/**
+ * CPU µs (user + system) per call, sequential: on a shared machine, CPU time is far steadier than wall time,
+ * which counts the time this process waits for a core. For a network round trip, wall time is what matters.
+ */
+async function cost(op: () => Promise<unknown>, count: number, wall: boolean): Promise<number> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await op();
+  const cpu = process.cpuUsage(c0);
+  return wall ? ((performance.now() - t0) * 1000) / count : (cpu.user + cpu.system) / count;
+}
+
+/** µs per call of `op` and of `base`, measured alternately (machine load drifts), medians over rounds. */
+async function perCall(
+  op: () => Promise<unknown>,
+  base: () => Promise<unknown>,
+  count: number,
+  wall = false,
+): Promise<Pair> {
+  await cost(op, Math.min(count, 5000), wall);
+  await cost(base, Math.min(count, 5000), wall);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+  for (let r = 0; r < 7; r++) {
+    await tick(); // lets timers (the batch span processor's) run between rounds
+    ours.push(await cost(op, count, wall));
+    await tick();
+    theirs.push(await cost(base, count, wall));
+  }
+  return [median(ours), median(theirs)];
+}
+
+function report(name: string, [ours, base]: Pair, target: string, meets: boolean): void {
+  console.log(
+    `${name}\n  ours ${ours.toFixed(2)} µs/call  baseline ${base.toFixed(2)} µs/call  ` +
+      `ratio ${(ours / base).toFixed(3)}  overhead ${(ours - base).toFixed(2)} µs (${target}: ${meets ? 'meets' : 'MISSES'})`,
+  );
+}
+
+const overhead = ([ours, base]: Pair): number => ours - base;
+
+async function wrapperCosts(label: string, transport: () => Transport, count: number): Promise<void> {
+  const services: Echo[] = [];
+  const make = async (name: string, wrappers: Wrappers): Promise<Echo> => {
+    const made = await echo(`${name}-${label.toLowerCase()}`, transport, wrappers);
+    services.push(made);
+    return made;
+  };
+  const plain = await make('plain', { client: [], handler: [] });
+  const metrics = createMetrics({ processMetrics: false });
+  const monitor = createMonitor();
+  if (label === 'memory') {
+    const withMetrics = await make('metrics', {
+      client: [metricsClient(metrics)],
+      handler: [metricsHandler(metrics)],
+    });
+    const m = await perCall(withMetrics.call, plain.call, count);
+    report(
+      'metrics client+handler wrappers, in-memory call',
+      m,
+      'target <= 1.5 µs per wrapper',
+      overhead(m) <= 3,
+    );
+    const handlerOnly = await make('metricshandler', { client: [], handler: [metricsHandler(metrics)] });
+    const mh = await perCall(handlerOnly.call, plain.call, count);
+    report('metrics handler wrapper alone, in-memory call', mh, 'target <= 1.5 µs', overhead(mh) <= 1.5);
+    const noSdk = await make('tracenosdk', { client: [traceClient()], handler: [traceHandler()] });
+    report(
+      'trace client+handler wrappers, no SDK, in-memory call',
+      await perCall(noSdk.call, plain.call, count),
+      'no target',
+      true,
+    );
+    const withMonitor = await make('monitor', {
+      client: [monitorClient(monitor)],
+      handler: [monitorHandler(monitor)],
+    });
+    report(
+      'monitor client+handler wrappers, in-memory call',
+      await perCall(withMonitor.call, plain.call, count),
+      'no target',
+      true,
+    );
+  }
+  const tracing = setupTracing({ serviceName: 'bench', exporter: discard, detectResources: false });
+  if (label === 'memory') {
+    const withTrace = await make('trace', { client: [traceClient()], handler: [traceHandler()] });
+    const t = await perCall(withTrace.call, plain.call, count);
+    report(
+      'trace client+handler wrappers, SDK + batch processor, in-memory call',
+      t,
+      'target <= 5 µs per wrapper',
+      overhead(t) <= 10,
+    );
+    const traceHandlerOnly = await make('tracehandler', { client: [], handler: [traceHandler()] });
+    const th = await perCall(traceHandlerOnly.call, plain.call, count);
+    report(
+      'trace handler wrapper alone, SDK + batch processor, in-memory call',
+      th,
+      'target <= 5 µs',
+      overhead(th) <= 5,
+    );
+  }
+  const all = await make('all', {
+    client: [traceClient(), metricsClient(metrics), monitorClient(monitor)],
+    handler: [traceHandler(), metricsHandler(metrics), monitorHandler(monitor)],
+  });
+  const a = await perCall(all.call, plain.call, count);
+  if (label === 'memory')
+    report('trace (SDK) + metrics + monitor wrappers, in-memory call', a, 'no target', true);
+  else {
+    // the round trip is wall time (it waits on the server); the wrappers' cost is the CPU they add to it
+    const wall = await perCall(all.call, plain.call, count, true);
+    report(`trace (SDK) + metrics + monitor wrappers, ${label} call, CPU time`, a, 'no target', true);
+    const share = overhead(a) / wall[1];
+    report(
+      `trace (SDK) + metrics + monitor wrappers, ${label} call, wall time`,
+      wall,
+      `target: added CPU <= 5% of the round trip; ${overhead(a).toFixed(1)} µs of ${wall[1].toFixed(0)} µs = ${(share * 100).toFixed(1)}%`,
+      share <= 0.05,
+    );
+  }
+  await tracing.shutdown();
+  for (const s of services) await s.close();
+  await monitor.close();
+}
+
+async function logCost(): Promise<void> {
+  const sink = { write: (_line: string) => undefined };
+  const output: Output = {
+    name: 'null',
+    stream: sink,
+    flush: async () => undefined,
+    close: async () => undefined,
+  };
+  const ours = createLogger({ service: 'bench', outputs: [output] });
+  const bare = createLogger({
+    service: 'bench',
+    outputs: [output],
+    redactSecrets: false,
+    traceContext: false,
+  });
+  const base = { pid: process.pid, service: 'bench' };
+  const rawDefault = pino({ base }, sink);
+  const rawSame = pino({ base, formatters: { level: (label) => ({ level: label }) } }, sink);
+  const oursIso = createLogger({ service: 'bench', outputs: [output], time: 'iso' });
+  const rawIso = pino(
+    { base, timestamp: stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    sink,
+  );
+  const fields = { orderId: 42, user: 'ada', amount: 12.5 };
+  const count = 100_000;
+  const once = (fn: () => void): number => {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < count; i++) fn();
+    const cpu = process.cpuUsage(c0);
+    return (cpu.user + cpu.system) / count;
+  };
+  const pair = (a: () => void, b: () => void): Pair => {
+    const x: number[] = [];
+    const y: number[] = [];
+    for (let r = 0; r < 9; r++) {
+      x.push(once(a));
+      y.push(once(b));
+    }
+    return [median(x.slice(1)), median(y.slice(1))];
+  };
+  const same = (): void => rawSame.info(fields, 'order taken');
+  const d = pair(() => ours.info('order taken', fields), same);
+  report(
+    'log line, defaults (secret redaction, trace mixin) vs pino writing the same line',
+    d,
+    'target <= 1.1x',
+    d[0] / d[1] <= 1.1,
+  );
+  const b = pair(() => bare.info('order taken', fields), same);
+  report(
+    'log line, redaction and trace mixin off vs pino writing the same line',
+    b,
+    'target <= 1.1x',
+    b[0] / b[1] <= 1.1,
+  );
+  const iso = pair(
+    () => oursIso.info('order taken', fields),
+    () => rawIso.info(fields, 'order taken'),
+  );
+  report(
+    "log line, defaults with time: 'iso' vs pino writing the same line",
+    iso,
+    'target <= 1.1x',
+    iso[0] / iso[1] <= 1.1,
+  );
+  const p = pair(same, () => rawDefault.info(fields, 'order taken'));
+  report('pino writing our line format (level label) vs pino defaults', p, 'no target', true);
+}
+
+const only = process.argv[2];
+if (only === undefined || only === 'log') await logCost();
+if (only === undefined || only === 'memory') await wrapperCosts('memory', memoryTransport, 20_000);
+if (only === undefined || only === 'nats') await wrapperCosts('NATS', () => natsTransport({ servers }), 3000);
