@@ -83,18 +83,19 @@ export async function startFleet(p: Plumbing, o: Observability, greeting: string
     });
 
   const names = await service('names', '1.0.0', []);
+  const namesLog = o.logger.with({ instance: 'names-1' });
   names.handle<HelloRequest, string>('Names.Format', ({ name }) => {
-    o.logger.with({ instance: 'names-1' }).info('formatted a name');
+    namesLog.info('formatted a name');
     return name.replace(/^\w/, (c) => c.toUpperCase()).replace('-', ' #');
   });
 
   const greeted = new Map<string, number>();
   const greeters = await Promise.all(
     [
-      ['greeter-1', '1.0.0'],
-      ['greeter-2', '1.0.0'],
-      ['greeter-canary', '1.1.0'],
-    ].map(async ([instance = '', version = '']) => {
+      { instance: 'greeter-1', version: '1.0.0' },
+      { instance: 'greeter-2', version: '1.0.0' },
+      { instance: 'greeter-canary', version: '1.1.0' },
+    ].map(async ({ instance, version }) => {
       const svc = await service('greeter', version, ['names']);
       const log = o.logger.with({ instance });
       svc.handle<HelloRequest, HelloResponse>('Greeter.Hello', async ({ name }) => {
