@@ -72,7 +72,7 @@ export async function benchNats(): Promise<void> {
   await raw.close();
 
   const namespace = `bench-${randomUUID().slice(0, 8)}`;
-  const transporter = servers;
+  const transporter = { type: 'NATS', options: { url: servers } } as const;
   const molServer = new ServiceBroker({ logger: false, namespace, nodeID: 'mol-server', transporter });
   molServer.createService({
     name: 'bench',

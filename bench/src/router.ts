@@ -13,7 +13,7 @@ import {
   type Selector,
   type Server,
 } from '@micro-os/core';
-import { routerSelector, type StrategyName } from '../../packages/router/src/index.js';
+import { routerSelector, type StrategyName } from '@micro-os/router';
 
 const fastMs = Number(process.env.FAST_MS ?? 10);
 const slowMs = fastMs * 10;

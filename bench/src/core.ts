@@ -2,7 +2,7 @@ import { benchHttp } from './http.js';
 import { benchMemory } from './memory.js';
 import { benchNats } from './nats.js';
 
-/** `pnpm bench [memory|http|nats]`: runs every benchmark, or the one named. */
+/** `pnpm --filter @micro-os/bench core [memory|http|nats]`: the core benchmarks, or the one named. */
 const only = process.argv[2];
 if (only === undefined || only === 'memory') await benchMemory();
 if (only === undefined || only === 'nats') await benchNats();
