@@ -16,6 +16,8 @@ declare module 'redlock' {
     readonly resources: string[];
     readonly value: string;
     expiration: number;
+    release(): Promise<unknown>;
+    extend(duration: number): Promise<Lock>;
   }
 
   export default class Redlock extends EventEmitter {
