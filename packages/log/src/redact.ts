@@ -38,19 +38,21 @@ export function secretRedactor(
   depth = 3,
 ): (fields: Record<string, unknown>) => Record<string, unknown> {
   const secrets = new Set(names.map(normalize));
-  const seen = new Map<string, boolean>();
+  const seen: Record<string, boolean> = Object.create(null);
+  let remembered = 0;
   const isSecret = (key: string): boolean => {
-    let secret = seen.get(key);
+    let secret = seen[key];
     if (secret === undefined) {
       secret = secrets.has(normalize(key));
-      if (seen.size < 10_000) seen.set(key, secret);
+      if (remembered++ < 10_000) seen[key] = secret;
     }
     return secret;
   };
   const scrub = (fields: Record<string, unknown>, level: number): Record<string, unknown> => {
     let out: Record<string, unknown> | undefined;
-    for (const key in fields) {
-      if (!Object.hasOwn(fields, key)) continue;
+    const keys = Object.keys(fields);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
       const value = fields[key];
       let next = value;
       if (isSecret(key)) next = censor;
