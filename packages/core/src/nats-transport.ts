@@ -73,7 +73,6 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     }
   };
 
-  const outbox = new Outbox();
   const publishRequest = (
     nc: NatsConnection,
     subject: string,
@@ -121,9 +120,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (timeout !== undefined)
           entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
         const reply = `${inbox}${id}`;
-        // Alone in flight, send now; under load, gather the sends of this turn into one socket write.
-        if (pending.size <= 1) publishRequest(nc, subject, frame, reply, entry);
-        else outbox.add(() => publishRequest(nc, subject, frame, reply, entry));
+        publishRequest(nc, subject, frame, reply, entry);
       });
     } catch (error) {
       return Promise.reject(isMicroError(error) ? error : natsError(error, describe(request)));
@@ -141,7 +138,6 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           : checkNatsSubject(subjectOf(listenOptions.address), 'address');
       const nc = await link.connect();
       const stopping = new AbortController();
-      let serving = 0;
       const publishReply = (reply: string, frame: Uint8Array): void => {
         try {
           nc.publish(reply, frame);
@@ -152,7 +148,6 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       const serve = async (msg: Msg): Promise<void> => {
         const reply = msg.reply;
         if (reply === undefined || reply === '') return;
-        serving++;
         let response: TransportResponse;
         try {
           const request = decodeRequest(msg.data);
@@ -166,9 +161,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (max !== undefined && frame.byteLength > max) {
           frame = encodeResponse(errorResponse(tooBig('response', frame.byteLength, max)));
         }
-        // Alone in flight, answer now; under load, gather the replies of this turn into one socket write.
-        if (serving-- <= 1) publishReply(reply, frame);
-        else outbox.add(() => publishReply(reply, frame));
+        publishReply(reply, frame);
       };
       let subscription: Subscription;
       try {
@@ -272,22 +265,4 @@ function subjectOf(address: string): string {
 
 function tooBig(what: string, size: number, max: number): MicroError {
   return oversized(what, size, max, "the NATS server's max_payload");
-}
-
-/**
- * Sends gathered until the end of this event-loop turn, then made together: nats.js flushes its buffer in a
- * microtask, so sends spread over many promise continuations would each cost a socket write of their own.
- */
-class Outbox {
-  #sends: (() => void)[] = [];
-
-  add(send: () => void): void {
-    if (this.#sends.push(send) === 1) setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    const sends = this.#sends;
-    this.#sends = [];
-    for (const send of sends) send();
-  }
 }
