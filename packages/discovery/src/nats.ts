@@ -16,6 +16,7 @@ import {
   defaultMaxRecordBytes,
   identity,
   type LiveRecord,
+  lookupService,
   type NodeRecord,
   parseRecord,
   toRecords,
@@ -205,17 +206,7 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
         throw wrap(err, `deregister ${service.name}`);
       }
     },
-    async getService(name: string) {
-      checkServiceName(name);
-      let found: LiveRecord[];
-      try {
-        found = await records(name);
-      } catch (err) {
-        throw wrap(err, `getService ${name}`);
-      }
-      if (found.length === 0) throw new MicroError('not_found', `service ${name} is not registered`);
-      return toServices(found.map((f) => f.record));
-    },
+    getService: (name: string) => lookupService(name, records, wrap),
     async listServices() {
       try {
         return toServices((await records()).map((f) => f.record));

@@ -14,6 +14,7 @@ import {
   conflict,
   defaultMaxRecordBytes,
   type LiveRecord,
+  lookupService,
   type NodeRecord,
   parseRecord,
   recordIdentity,
@@ -216,17 +217,7 @@ export function postgresRegistry(options: PostgresRegistryOptions = {}): Registr
         throw wrap(err, `deregister ${service.name}`);
       }
     },
-    async getService(name: string) {
-      checkServiceName(name);
-      let found: LiveRecord[];
-      try {
-        found = await rows(name);
-      } catch (err) {
-        throw wrap(err, `getService ${name}`);
-      }
-      if (found.length === 0) throw new MicroError('not_found', `service ${name} is not registered`);
-      return toServices(found.map((f) => f.record));
-    },
+    getService: (name: string) => lookupService(name, rows, wrap),
     async listServices() {
       try {
         return toServices((await rows()).map((f) => f.record));

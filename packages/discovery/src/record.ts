@@ -1,4 +1,11 @@
-import { invalidArgument, MicroError, type Node, type Service, validateService } from '@micro-os/core';
+import {
+  checkServiceName,
+  invalidArgument,
+  MicroError,
+  type Node,
+  type Service,
+  validateService,
+} from '@micro-os/core';
 
 /** One node of one service version, as every backend stores it. */
 export interface NodeRecord {
@@ -126,4 +133,21 @@ export function conflict(record: NodeRecord, existing: string): MicroError {
     `service ${record.service.name}: node ${record.node.id} is already registered at ${existing}, not ${record.node.address}; deregister it first`,
     { node: record.node.id, address: record.node.address, existing },
   );
+}
+
+/** `getService` over a backend's loader: driver failures wrapped, `not_found` when no node is live. */
+export async function lookupService(
+  name: string,
+  load: (name: string) => Promise<LiveRecord[]>,
+  wrap: (err: unknown, what: string) => MicroError,
+): Promise<Service[]> {
+  checkServiceName(name);
+  let found: LiveRecord[];
+  try {
+    found = await load(name);
+  } catch (err) {
+    throw wrap(err, `getService ${name}`);
+  }
+  if (found.length === 0) throw new MicroError('not_found', `service ${name} is not registered`);
+  return toServices(found.map((f) => f.record));
 }

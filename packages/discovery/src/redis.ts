@@ -16,6 +16,7 @@ import {
   defaultMaxRecordBytes,
   identity,
   type LiveRecord,
+  lookupService,
   type NodeRecord,
   parseRecord,
   recordIdentity,
@@ -252,17 +253,7 @@ export function redisRegistry(options: RedisRegistryOptions = {}): Registry {
         throw wrap(err, `deregister ${service.name}`);
       }
     },
-    async getService(name: string) {
-      checkServiceName(name);
-      let records: LiveRecord[];
-      try {
-        records = await load(name);
-      } catch (err) {
-        throw wrap(err, `getService ${name}`);
-      }
-      if (records.length === 0) throw new MicroError('not_found', `service ${name} is not registered`);
-      return toServices(records.map((l) => l.record));
-    },
+    getService: (name: string) => lookupService(name, load, wrap),
     async listServices() {
       try {
         const r = redis();
