@@ -1,4 +1,5 @@
-import { isMicroError, MicroError, sleep } from '@micro-os/core';
+import { MicroError, sleep } from '@micro-os/core';
+import { postgresError } from '@micro-os/core/internal';
 import pg from 'pg';
 import { Feed } from './feed.js';
 import { endedChannel, type Source } from './source.js';
@@ -288,21 +289,4 @@ class PostgresConfigSource implements PostgresSource {
       (listener as pg.PoolClient).release();
     } else await (listener as pg.Client).end().catch(() => {});
   }
-}
-
-/** SQLSTATE classes that mean the server or connection is the problem, not the statement. */
-const unavailableClasses = ['08', '53', '57'];
-
-function postgresError(err: unknown, what: string): MicroError {
-  if (isMicroError(err)) return err;
-  const sqlState = (err as { code?: unknown } | null)?.code;
-  const statement =
-    typeof sqlState === 'string' &&
-    /^[0-9A-Z]{5}$/.test(sqlState) &&
-    !unavailableClasses.includes(sqlState.slice(0, 2));
-  const message = err instanceof Error ? err.message : String(err);
-  return new MicroError(statement ? 'internal' : 'unavailable', `postgres ${what} failed: ${message}`, {
-    cause: err,
-    details: typeof sqlState === 'string' ? { sqlState } : {},
-  });
 }

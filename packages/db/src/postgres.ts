@@ -1,4 +1,5 @@
-import { invalidArgument, isMicroError, MicroError } from '@micro-os/core';
+import { invalidArgument } from '@micro-os/core';
+import { postgresError, retryTerminated } from '@micro-os/core/internal';
 import pg from 'pg';
 import { alreadyExists, createDB, notFound, versionMismatch } from './create-db.js';
 import type { DB, DBRecord, JsonValue, Metadata } from './db.js';
@@ -110,15 +111,9 @@ export function postgresDB(options: PostgresDBOptions): DB {
         throw err;
       });
       await ready;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await pool.query<Row>(text, values)).rows;
-        } catch (err) {
-          if (attempt > retries || !terminated(err)) throw err;
-        }
-      }
+      return (await retryTerminated(() => pool.query<Row>(text, values), retries)).rows;
     } catch (err) {
-      throw failure(err, what);
+      throw postgresError(err, `db ${what}`);
     }
   };
   const record = (row: Row): DBRecord => ({
@@ -220,29 +215,4 @@ async function createDatabase(url: string, database: string, timeout: number): P
   } finally {
     await client.end();
   }
-}
-
-const unavailableClasses = ['08', '53', '57'];
-
-/**
- * A server-side termination (`pg_terminate_backend`, shutdown) of the connection the pool handed out: the
- * statement did not run (an interrupted statement is rolled back), so it is safe to run it again.
- */
-function terminated(err: unknown): boolean {
-  const sqlState = (err as { code?: unknown } | null)?.code;
-  return sqlState === '57P01' || sqlState === '57P02';
-}
-
-function failure(err: unknown, what: string): MicroError {
-  if (isMicroError(err)) return err;
-  const sqlState = (err as { code?: unknown } | null)?.code;
-  const statement =
-    typeof sqlState === 'string' &&
-    /^[0-9A-Z]{5}$/.test(sqlState) &&
-    !unavailableClasses.includes(sqlState.slice(0, 2));
-  const message = err instanceof Error ? err.message : String(err);
-  return new MicroError(statement ? 'internal' : 'unavailable', `postgres db ${what} failed: ${message}`, {
-    cause: err,
-    details: typeof sqlState === 'string' ? { sqlState } : {},
-  });
 }

@@ -1,9 +1,9 @@
 import { invalidArgument, MicroError } from '@micro-os/core';
+import { postgresError, retryTerminated } from '@micro-os/core/internal';
 import pg from 'pg';
 import { createKV } from './create-kv.js';
 import type { KVDriver, StoredItem, WriteCondition } from './driver.js';
 import type { KV } from './kv.js';
-import { postgresError, terminated } from './postgres-errors.js';
 
 export interface PostgresKVOptions {
   /** A ready pg pool; it is used as is and left open by `close()`. */
@@ -94,13 +94,7 @@ export function postgresKV(options: PostgresKVOptions): KV {
         throw err;
       });
       await ready;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await pool.query<R>(text, values)).rows;
-        } catch (err) {
-          if (attempt > retries || !terminated(err)) throw err;
-        }
-      }
+      return (await retryTerminated(() => pool.query<R>(text, values), retries)).rows;
     } catch (err) {
       throw postgresError(err, what);
     }

@@ -1,0 +1,5 @@
+/**
+ * Helpers shared by the micro-os packages and not meant for applications: the surface may change without
+ * a major version.
+ */
+export { postgresError, postgresTerminated, retryTerminated } from './postgres-errors.js';
