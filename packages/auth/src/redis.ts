@@ -1,5 +1,6 @@
 import { invalidArgument, MicroError } from '@micro-os/core';
-import { Redis } from 'ioredis';
+import { ownedRedisConnection } from '@micro-os/core/internal/redis';
+import type { Redis } from 'ioredis';
 import { driverError } from './driver-error.js';
 import type { AccountRecord, AuthStore, RefreshRecord } from './store.js';
 
@@ -27,17 +28,7 @@ export function redisAuthStore(options: RedisAuthStoreOptions): AuthStore {
   if (!(timeout > 0 && Number.isFinite(timeout)))
     throw invalidArgument(`timeout must be > 0 ms, got ${timeout}`);
   const prefix = options.keyPrefix ?? 'micro-os:auth:';
-  const client =
-    given ??
-    new Redis(url as string, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: timeout,
-      connectTimeout: timeout,
-      retryStrategy: (times: number) => Math.min(times * 50, 500),
-    });
-  // A dead server must never crash the process; commands fail with `unavailable` instead.
-  if (given === undefined) client.on('error', () => undefined);
+  const client = given ?? ownedRedisConnection(url as string, timeout);
   const accountKey = (id: string): string => `${prefix}account:${id}`;
   const refreshKey = (hash: string): string => `${prefix}refresh:${hash}`;
   const revokedKey = (jti: string): string => `${prefix}revoked:${jti}`;

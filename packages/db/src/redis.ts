@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument, isMicroError, MicroError } from '@micro-os/core';
-import { Redis } from 'ioredis';
+import { ownedRedisConnection } from '@micro-os/core/internal/redis';
+import type { Redis } from 'ioredis';
 import { alreadyExists, createDB, notFound, versionMismatch } from './create-db.js';
 import type { DB, DBRecord, JsonValue, Metadata } from './db.js';
 import { orderAndPage } from './order.js';
@@ -42,18 +43,7 @@ export function redisDB(options: RedisDBOptions): DB {
   const timeout = options.timeout ?? 5000;
   if (!(Number.isFinite(timeout) && timeout > 0))
     throw invalidArgument(`redisDB timeout must be > 0, got ${timeout}`);
-  const client =
-    given ??
-    new Redis(url as string, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: timeout,
-      connectTimeout: timeout,
-      // Reconnect at least every 500 ms, so the first call after an outage finds the connection back.
-      retryStrategy: (times: number) => Math.min(times * 50, 500),
-    });
-  // Connection failures surface as failed commands; the listener keeps them from crashing the process.
-  if (given === undefined) client.on('error', () => undefined);
+  const client = given ?? ownedRedisConnection(url as string, timeout);
 
   const ns = `${options.keyPrefix ?? 'micro-os:db:'}{${namespace}}:`;
   const keys = { created: `${ns}created`, updated: `${ns}updated`, ids: `${ns}ids` };

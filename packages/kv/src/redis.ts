@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument, isMicroError, MicroError } from '@micro-os/core';
-import { Redis } from 'ioredis';
+import { ownedRedisConnection } from '@micro-os/core/internal/redis';
+import type { Redis } from 'ioredis';
 import { createKV } from './create-kv.js';
 import type { KVDriver, StoredItem, WriteCondition } from './driver.js';
 import type { KV } from './kv.js';
@@ -48,18 +49,7 @@ export function redisKV(options: RedisKVOptions): KV {
   }
   const base = options.keyPrefix ?? 'micro-os:kv:';
   if (typeof base !== 'string') throw invalidArgument('redisKV keyPrefix must be a string');
-  const client =
-    given ??
-    new Redis(url as string, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: timeout,
-      connectTimeout: timeout,
-      // Reconnect at least every 500 ms, so the first call after an outage finds the connection back.
-      retryStrategy: (times: number) => Math.min(times * 50, 500),
-    });
-  // Connection failures surface as failed commands; the listener keeps them from crashing the process.
-  if (given === undefined) client.on('error', () => undefined);
+  const client = given ?? ownedRedisConnection(url as string, timeout);
 
   const fail = (err: unknown, what: string): MicroError => {
     if (isMicroError(err)) return err;
