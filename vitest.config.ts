@@ -4,6 +4,7 @@ const resolve = { conditions: ['@micro-os/source'] };
 
 export default defineConfig({
   test: {
+    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
     projects: [
       {
         resolve,
