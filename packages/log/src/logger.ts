@@ -5,7 +5,7 @@ import { stdoutOutput } from './outputs.js';
 import { secretRedactor } from './redact.js';
 import { traceMerge, traceMixin } from './trace-context.js';
 
-/** Structured fields of a line: any JSON-serialisable values; an `err` field is serialised as an error. */
+/** Structured fields of a line, JSON-serialisable values; an `err` field is serialised as an error. */
 export type Fields = Record<string, unknown>;
 
 export interface Logger {

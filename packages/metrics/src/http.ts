@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidArgument, toMicroError } from '@micro-os/core';
+import { listenHttp } from '@micro-os/core/internal';
 import type { Metrics } from './metrics.js';
 
 /** A node:http request listener answering GET/HEAD with the exposition (mount it on your own server). */
@@ -47,34 +47,20 @@ export async function serveMetrics(
   const port = options.port ?? 9464;
   const host = options.host ?? '127.0.0.1';
   const path = options.path ?? '/metrics';
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw invalidArgument(`port must be an integer 0-65535, got ${port}`);
   if (!path.startsWith('/')) throw invalidArgument(`path must start with '/', got ${JSON.stringify(path)}`);
   const handle = metricsHttpHandler(metrics);
-  const server = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] === path) handle(req, res);
-    else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(toMicroError(err, 'unavailable')));
-    server.listen(port, host, () => resolve());
-  });
-  server.on('error', () => undefined);
-  const bound = (server.address() as AddressInfo).port;
-  let closed: Promise<void> | undefined;
-  const metricsServer: MetricsServer = {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}${path}`,
-    port: bound,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
+  const endpoint = await listenHttp(
+    (req, res) => {
+      if ((req.url ?? '/').split('?')[0] === path) handle(req, res);
+      else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     },
-    async [Symbol.asyncDispose]() {
-      await metricsServer.close();
-    },
+    port,
+    host,
+  );
+  return {
+    url: `${endpoint.url}${path}`,
+    port: endpoint.port,
+    close: () => endpoint.close(),
+    [Symbol.asyncDispose]: () => endpoint.close(),
   };
-  return metricsServer;
 }

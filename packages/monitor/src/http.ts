@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { invalidArgument, toMicroError } from '@micro-os/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toMicroError } from '@micro-os/core';
+import { listenHttp } from '@micro-os/core/internal';
 import type { Monitor } from './monitor.js';
 
 const send = (
@@ -77,32 +77,5 @@ export async function serveMonitor(
 ): Promise<MonitorServer> {
   const port = options.port ?? 8081;
   const host = options.host ?? '127.0.0.1';
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw invalidArgument(`port must be an integer 0-65535, got ${port}`);
-  const handle = monitorHttpHandler(monitor);
-  const server = createServer((req, res) => {
-    handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(toMicroError(err, 'unavailable')));
-    server.listen(port, host, () => resolve());
-  });
-  server.on('error', () => undefined);
-  const bound = (server.address() as AddressInfo).port;
-  let closed: Promise<void> | undefined;
-  const monitorServer: MonitorServer = {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
-    port: bound,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
-    async [Symbol.asyncDispose]() {
-      await monitorServer.close();
-    },
-  };
-  return monitorServer;
+  return listenHttp(monitorHttpHandler(monitor), port, host);
 }

@@ -95,7 +95,7 @@ function redisBackend(
       return code === undefined ? [] : [code];
     });
 
-  /** Why an extend or release lost its vote: any node with another holder means lost; a quorum of "gone" means expired. */
+  /** Why an extend or release lost its vote: a node with another holder means lost; a quorum of "gone" means expired. */
   const ending = (op: string, value: string, err: unknown, what: string): LeaseEnd => {
     const codes = answers(op, value);
     if (codes.includes(-1)) return 'lock_lost';
