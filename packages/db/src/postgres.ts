@@ -1,5 +1,5 @@
 import { invalidArgument } from '@micro-os/core';
-import { postgresError, retryTerminated } from '@micro-os/core/internal';
+import { migratedQuery, ownedPostgresPool } from '@micro-os/core/internal/postgres';
 import pg from 'pg';
 import { alreadyExists, createDB, notFound, versionMismatch } from './create-db.js';
 import type { DB, DBRecord, JsonValue, Metadata } from './db.js';
@@ -64,58 +64,32 @@ export function postgresDB(options: PostgresDBOptions): DB {
     throw invalidArgument(`postgresDB timeout must be > 0, got ${timeout}`);
   const pool =
     given ??
-    new pg.Pool({
-      connectionString: database === undefined ? url : withDatabase(url as string, database),
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: timeout,
-      query_timeout: timeout,
+    ownedPostgresPool({
+      connectionString: database === undefined ? (url as string) : withDatabase(url as string, database),
+      poolSize: options.poolSize,
+      timeout,
     });
-  // Every pooled connection may have been terminated at once: try each, then one fresh.
-  const retries = (pool.options.max ?? 10) + 1;
-  // An idle connection that dies emits 'error' on the pool; the pool drops it and the next query reconnects.
-  if (given === undefined) pool.on('error', () => undefined);
   const t = `"${table}"`;
-
-  let ready: Promise<void> | undefined;
-  const migrate = async (): Promise<void> => {
-    if (database !== undefined) await createDatabase(url as string, database, timeout);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`micro-os:db:${table}`]);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${t} (
+  const queryRows = migratedQuery(pool, {
+    lock: `micro-os:db:${table}`,
+    before: database === undefined ? undefined : () => createDatabase(url as string, database, timeout),
+    prefix: 'db ',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ${t} (
         id text COLLATE "C" PRIMARY KEY,
         created bigint NOT NULL,
         updated bigint NOT NULL,
         version bigint NOT NULL,
         metadata jsonb NOT NULL,
         data json NOT NULL
-      )`);
-      await client.query(
-        `CREATE INDEX IF NOT EXISTS "${table}_metadata" ON ${t} USING GIN (metadata jsonb_path_ops)`,
-      );
-      await client.query(`CREATE INDEX IF NOT EXISTS "${table}_created" ON ${t} (created, id)`);
-      await client.query(`CREATE INDEX IF NOT EXISTS "${table}_updated" ON ${t} (updated, id)`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
-  const query = async (what: string, text: string, values: unknown[]): Promise<Row[]> => {
-    try {
-      ready ??= migrate().catch((err: unknown) => {
-        ready = undefined;
-        throw err;
-      });
-      await ready;
-      return (await retryTerminated(() => pool.query<Row>(text, values), retries)).rows;
-    } catch (err) {
-      throw postgresError(err, `db ${what}`);
-    }
-  };
+      )`,
+      `CREATE INDEX IF NOT EXISTS "${table}_metadata" ON ${t} USING GIN (metadata jsonb_path_ops)`,
+      `CREATE INDEX IF NOT EXISTS "${table}_created" ON ${t} (created, id)`,
+      `CREATE INDEX IF NOT EXISTS "${table}_updated" ON ${t} (updated, id)`,
+    ],
+  });
+  const query = (what: string, text: string, values: unknown[]): Promise<Row[]> =>
+    queryRows<Row>(what, text, values);
   const record = (row: Row): DBRecord => ({
     id: row.id,
     created: Number(row.created),

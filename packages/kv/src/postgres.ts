@@ -1,6 +1,6 @@
 import { invalidArgument, MicroError } from '@micro-os/core';
-import { postgresError, retryTerminated } from '@micro-os/core/internal';
-import pg from 'pg';
+import { migratedQuery, ownedPostgresPool } from '@micro-os/core/internal/postgres';
+import type pg from 'pg';
 import { createKV } from './create-kv.js';
 import type { KVDriver, StoredItem, WriteCondition } from './driver.js';
 import type { KV } from './kv.js';
@@ -47,57 +47,29 @@ export function postgresKV(options: PostgresKVOptions): KV {
     throw invalidArgument(`postgresKV cleanupInterval must be >= 0 ms, got ${interval}`);
   }
   const pool =
-    given ??
-    new pg.Pool({
-      connectionString: url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: timeout,
-      query_timeout: timeout,
-    });
-  // Every pooled connection may have been terminated at once: try each, then one fresh.
-  const retries = (pool.options.max ?? 10) + 1;
-  // An idle connection that dies emits 'error' on the pool; the pool drops it and the next query reconnects.
-  if (given === undefined) pool.on('error', () => undefined);
+    given ?? ownedPostgresPool({ connectionString: url as string, poolSize: options.poolSize, timeout });
   const t = `"${table}"`;
-
-  let ready: Promise<void> | undefined;
-  const migrate = async (): Promise<void> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`micro-os:kv:${table}`]);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${t} (
+  const run = migratedQuery(pool, {
+    lock: `micro-os:kv:${table}`,
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ${t} (
         key text COLLATE "C" PRIMARY KEY,
         value bytea NOT NULL,
         version bigint NOT NULL,
         expires_at timestamptz
-      )`);
-      await client.query(
-        `CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at) WHERE expires_at IS NOT NULL`,
-      );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
-  const query = async <R extends pg.QueryResultRow>(
+      )`,
+      `CREATE INDEX IF NOT EXISTS "${table}_expires_at" ON ${t} (expires_at) WHERE expires_at IS NOT NULL`,
+    ],
+  });
+  // Whether the table may exist yet: the sweep never creates it.
+  let used = false;
+  const query = <R extends pg.QueryResultRow>(
     what: string,
     text: string,
     values: unknown[],
   ): Promise<R[]> => {
-    try {
-      ready ??= migrate().catch((err: unknown) => {
-        ready = undefined;
-        throw err;
-      });
-      await ready;
-      return (await retryTerminated(() => pool.query<R>(text, values), retries)).rows;
-    } catch (err) {
-      throw postgresError(err, what);
-    }
+    used = true;
+    return run<R>(what, text, values);
   };
   const item = (row: { value: Buffer; version: string } | undefined): StoredItem | undefined =>
     row === undefined ? undefined : { data: row.value, version: Number(row.version) };
@@ -107,7 +79,7 @@ export function postgresKV(options: PostgresKVOptions): KV {
   const timer =
     interval > 0
       ? setInterval(() => {
-          if (ready === undefined) return;
+          if (!used) return;
           query('cleanup', `DELETE FROM ${t} WHERE expires_at <= now()`, []).catch((err: MicroError) =>
             options.onError?.(err),
           );
