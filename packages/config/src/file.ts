@@ -1,8 +1,7 @@
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { MicroError } from '@micro-os/core';
-import { Feed } from './feed.js';
+import { Channel, MicroError } from '@micro-os/core';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, parseDocument } from './tree.js';
 
@@ -60,7 +59,7 @@ export function fileSource(path: string, options: FileSourceOptions = {}): Sourc
         watchers.delete(stop);
         channel.end();
       };
-      const channel = new Feed<ConfigObject | undefined>(signal, stop);
+      const channel = new Channel<ConfigObject | undefined>(signal, stop);
       try {
         watcher = fsWatch(dirname(file), { persistent: false }, (_event, changed) => {
           if (changed !== null && changed.toString() !== basename(file)) return;

@@ -1,5 +1,4 @@
-import { MicroError } from '@micro-os/core';
-import { Feed } from './feed.js';
+import { Channel, MicroError } from '@micro-os/core';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, isPlainObject, setAt, splitPath } from './tree.js';
 
@@ -14,7 +13,7 @@ export function memorySource(initial: ConfigObject = {}, options: { name?: strin
   if (!isPlainObject(initial)) throw new MicroError('invalid_argument', 'memorySource needs an object');
   let doc = initial;
   let closed = false;
-  const watchers = new Set<Feed<ConfigObject | undefined>>();
+  const watchers = new Set<Channel<ConfigObject | undefined>>();
   return {
     name: options.name ?? 'memory',
     async read() {
@@ -26,7 +25,7 @@ export function memorySource(initial: ConfigObject = {}, options: { name?: strin
     },
     watch(signal) {
       if (signal.aborted || closed) return endedChannel();
-      const channel: Feed<ConfigObject | undefined> = new Feed(signal, () => watchers.delete(channel));
+      const channel: Channel<ConfigObject | undefined> = new Channel(signal, () => watchers.delete(channel));
       watchers.add(channel);
       return channel;
     },

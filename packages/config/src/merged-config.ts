@@ -1,7 +1,6 @@
-import { deadlineSignal, isMicroError, MicroError, raceSignal, sleep } from '@micro-os/core';
+import { Channel, deadlineSignal, isMicroError, MicroError, raceSignal, sleep } from '@micro-os/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Config, ConfigOptions, LoadOptions, WatchOptions } from './config.js';
-import { Feed } from './feed.js';
 import { SecretPaths, unwrapSecrets } from './secret.js';
 import type { Source } from './source.js';
 import { type ConfigObject, deepMerge, getAt, splitPath, stableJSON } from './tree.js';
@@ -79,7 +78,7 @@ export class MergedConfig implements Config {
   watch(path: string, options: WatchOptions = {}): AsyncIterable<Value> {
     const segments = splitPath(path);
     let watcher: Watcher | undefined;
-    const channel = new Feed<Value>(options.signal, () => {
+    const channel = new Channel<Value>(options.signal, () => {
       if (watcher !== undefined) this.#watchers.delete(watcher);
     });
     watcher = this.#register(

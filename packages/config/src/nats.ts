@@ -1,7 +1,6 @@
-import { MicroError } from '@micro-os/core';
+import { Channel, MicroError } from '@micro-os/core';
 import { Kvm, type KvWatchEntry, KvWatchInclude, type KV as NatsKV } from '@nats-io/kv';
 import { connect, type NatsConnection, type QueuedIterator } from '@nats-io/transport-node';
-import { Feed } from './feed.js';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, parseDocument } from './tree.js';
 
@@ -91,7 +90,7 @@ class NatsConfigSource implements NatsSource {
       iterator?.stop();
       channel.end();
     };
-    const channel = new Feed<ConfigObject | undefined>(signal, stop);
+    const channel = new Channel<ConfigObject | undefined>(signal, stop);
     this.#watches.add(stop);
     const run = async (): Promise<void> => {
       const kv = await this.#open();

@@ -1,7 +1,6 @@
-import { MicroError, sleep } from '@micro-os/core';
+import { Channel, MicroError, sleep } from '@micro-os/core';
 import { postgresError } from '@micro-os/core/internal';
 import pg from 'pg';
-import { Feed } from './feed.js';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, isPlainObject } from './tree.js';
 
@@ -61,7 +60,7 @@ class PostgresConfigSource implements PostgresSource {
   readonly row: string;
   readonly #options: PostgresSourceOptions;
   readonly #timeout: number;
-  readonly #watchers = new Set<Feed<ConfigObject | undefined>>();
+  readonly #watchers = new Set<Channel<ConfigObject | undefined>>();
   readonly #stop = new AbortController();
   #db: Queryable | undefined;
   #ready: Promise<void> | undefined;
@@ -109,7 +108,9 @@ class PostgresConfigSource implements PostgresSource {
 
   watch(signal: AbortSignal): AsyncIterable<ConfigObject | undefined> {
     if (this.#closed || signal.aborted) return endedChannel();
-    const channel: Feed<ConfigObject | undefined> = new Feed(signal, () => this.#watchers.delete(channel));
+    const channel: Channel<ConfigObject | undefined> = new Channel(signal, () =>
+      this.#watchers.delete(channel),
+    );
     this.#watchers.add(channel);
     this.#listening ??= this.#listen().catch((err: unknown) => {
       this.#listening = undefined;

@@ -1,6 +1,5 @@
-import { MicroError } from '@micro-os/core';
+import { Channel, MicroError } from '@micro-os/core';
 import { Redis } from 'ioredis';
-import { Feed } from './feed.js';
 import { endedChannel, type Source } from './source.js';
 import { type ConfigObject, parseDocument } from './tree.js';
 
@@ -72,7 +71,7 @@ class RedisConfigSource implements RedisSource {
   readonly #options: RedisSourceOptions;
   readonly #wanted: RedisWatchMode;
   readonly #pollInterval: number;
-  readonly #watchers = new Set<Feed<ConfigObject | undefined>>();
+  readonly #watchers = new Set<Channel<ConfigObject | undefined>>();
   #client: Redis | undefined;
   #subscriber: Redis | undefined;
   #started: Promise<void> | undefined;
@@ -103,7 +102,9 @@ class RedisConfigSource implements RedisSource {
 
   watch(signal: AbortSignal): AsyncIterable<ConfigObject | undefined> {
     if (this.#closed || signal.aborted) return endedChannel();
-    const channel: Feed<ConfigObject | undefined> = new Feed(signal, () => this.#watchers.delete(channel));
+    const channel: Channel<ConfigObject | undefined> = new Channel(signal, () =>
+      this.#watchers.delete(channel),
+    );
     this.#watchers.add(channel);
     this.#started ??= this.#start().catch((err: unknown) => {
       this.#started = undefined;

@@ -1,4 +1,4 @@
-import { Feed } from './feed.js';
+import { Channel } from '@micro-os/core';
 import type { ConfigObject } from './tree.js';
 
 /** Options for one read of a source. */
@@ -23,8 +23,8 @@ export interface Source {
 }
 
 /** A watch that is already over (for a signal aborted before the watch began, or a closed source). */
-export function endedChannel(): Feed<ConfigObject | undefined> {
-  const channel = new Feed<ConfigObject | undefined>();
+export function endedChannel(): Channel<ConfigObject | undefined> {
+  const channel = new Channel<ConfigObject | undefined>();
   channel.end();
   return channel;
 }

@@ -1,14 +1,15 @@
 /**
- * An unbounded push-to-pull queue exposed as an AsyncIterable: producers `push`, one consumer iterates.
- * Ends when `end()` is called or the signal aborts; `fail()` makes the iteration throw.
+ * A push-to-pull queue read as an AsyncIterable by one consumer: producers `push`, `end` finishes it after
+ * the items already pushed, `fail` makes the consumer's pending or next read throw (once; the iteration is
+ * over after it). Ends when the signal aborts; `onEnd` runs once on ending.
  */
 export class Channel<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
-  #waiter: ((result: IteratorResult<T>) => void) | undefined;
-  #failWaiter: ((error: unknown) => void) | undefined;
-  #ended = false;
-  #error: unknown;
   readonly #onEnd: (() => void) | undefined;
+  #pending: { resolve: (result: IteratorResult<T>) => void; reject: (err: unknown) => void } | undefined;
+  #ended = false;
+  #failed = false;
+  #error: unknown;
 
   constructor(signal?: AbortSignal, onEnd?: () => void) {
     this.#onEnd = onEnd;
@@ -22,45 +23,46 @@ export class Channel<T> implements AsyncIterable<T> {
 
   push(item: T): void {
     if (this.#ended) return;
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      this.#failWaiter = undefined;
-      waiter({ value: item, done: false });
-    } else this.#items.push(item);
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending !== undefined) pending.resolve({ value: item, done: false });
+    else this.#items.push(item);
   }
 
   end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#onEnd?.();
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    this.#failWaiter = undefined;
-    waiter?.({ value: undefined, done: true });
+    this.#finish(false, undefined);
   }
 
   fail(error: unknown): void {
+    this.#finish(true, error);
+  }
+
+  #finish(failed: boolean, error: unknown): void {
     if (this.#ended) return;
+    this.#ended = true;
+    this.#failed = failed;
     this.#error = error;
-    const failWaiter = this.#failWaiter;
-    this.#waiter = undefined;
-    this.#failWaiter = undefined;
-    this.end();
-    failWaiter?.(error);
+    this.#onEnd?.();
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined) return;
+    if (failed) {
+      this.#failed = false;
+      pending.reject(error);
+    } else pending.resolve({ value: undefined, done: true });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        const item = this.#items.shift();
-        if (item !== undefined || this.#items.length > 0)
-          return Promise.resolve({ value: item as T, done: false });
-        if (this.#error !== undefined) return Promise.reject(this.#error);
+        if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift() as T, done: false });
+        if (this.#failed) {
+          this.#failed = false;
+          return Promise.reject(this.#error);
+        }
         if (this.#ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve, reject) => {
-          this.#waiter = resolve;
-          this.#failWaiter = reject;
+          this.#pending = { resolve, reject };
         });
       },
       return: () => {

@@ -17,6 +17,16 @@ describe('Channel', () => {
     expect(seen).toEqual([1, 2]);
   });
 
+  it('delivers undefined items like any other', async () => {
+    const channel = new Channel<number | undefined>();
+    channel.push(undefined);
+    channel.push(1);
+    channel.end();
+    const seen: (number | undefined)[] = [];
+    for await (const n of channel) seen.push(n);
+    expect(seen).toEqual([undefined, 1]);
+  });
+
   it('fail makes a waiting reader throw the error', async () => {
     const channel = new Channel<number>();
     const reading = (async () => {
