@@ -3,7 +3,7 @@ import { type DestinationStream, multistream, type Logger as PinoLogger, pino, s
 import { type Level, levels, type Output } from './output.js';
 import { stdoutOutput } from './outputs.js';
 import { secretRedactor } from './redact.js';
-import { traceMerge, traceMixin } from './trace-context.js';
+import { traceFields } from './trace-context.js';
 
 /** Structured fields of a line, JSON-serialisable values; an `err` field is serialised as an error. */
 export type Fields = Record<string, unknown>;
@@ -69,6 +69,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const paths = [...(options.redact ?? [])];
   const censor = options.censor ?? '[REDACTED]';
   const scrub = (options.redactSecrets ?? true) ? secretRedactor(censor) : undefined;
+  // One `log` formatter does both jobs: a second pino hook (a mixin) costs more than the work itself.
+  const withTrace = options.traceContext ?? true;
+  const format = lineFormatter(scrub, withTrace);
   const only = outputs.length === 1 ? outputs[0] : undefined;
   const destination: DestinationStream =
     only !== undefined && only.level === undefined
@@ -87,10 +90,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         timestamp: time === 'iso' ? stdTimeFunctions.isoTime : stdTimeFunctions.epochTime,
         formatters: {
           level: (label) => ({ level: label }),
-          ...(scrub === undefined ? {} : { log: scrub, bindings: scrub }),
+          ...(format === undefined ? {} : { log: format }),
+          ...(scrub === undefined ? {} : { bindings: scrub }),
         },
         ...(paths.length === 0 ? {} : { redact: { paths, censor } }),
-        ...((options.traceContext ?? true) ? { mixin: traceMixin, mixinMergeStrategy: traceMerge } : {}),
       },
       destination,
     );
@@ -145,5 +148,18 @@ function wrap(
     flush,
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The `log` formatter: the active span's trace fields first, then the line's fields with secrets redacted. */
+function lineFormatter(
+  scrub: ((fields: Record<string, unknown>) => Record<string, unknown>) | undefined,
+  withTrace: boolean,
+): ((fields: Record<string, unknown>) => Record<string, unknown>) | undefined {
+  if (!withTrace) return scrub;
+  return (fields) => {
+    const clean = scrub === undefined ? fields : scrub(fields);
+    const ids = traceFields();
+    return ids === undefined ? clean : Object.assign(ids, clean);
   };
 }

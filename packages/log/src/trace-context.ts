@@ -12,13 +12,3 @@ export function traceFields(): Record<string, string> | undefined {
     trace_flags: context.traceFlags.toString(16).padStart(2, '0'),
   };
 }
-
-/** What the mixin returns outside a span; the merge strategy below never writes into it. */
-const none: object = Object.freeze({});
-
-/** pino `mixin`: the trace fields of the active span. */
-export const traceMixin = (): object => traceFields() ?? none;
-
-/** pino `mixinMergeStrategy`: trace fields first, then the line's fields; no copy outside a span. */
-export const traceMerge = (fields: object, mixed: object): object =>
-  mixed === none ? fields : Object.assign(mixed, fields);
