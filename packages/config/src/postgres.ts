@@ -1,7 +1,7 @@
-import { Channel, MicroError, sleep } from '@micro-os/core';
+import { type Channel, MicroError, sleep } from '@micro-os/core';
 import { postgresError } from '@micro-os/core/internal';
 import pg from 'pg';
-import { endedChannel, type Source } from './source.js';
+import { type Source, storeWatch } from './source.js';
 import { type ConfigObject, isPlainObject } from './tree.js';
 
 export interface PostgresSourceOptions {
@@ -107,21 +107,13 @@ class PostgresConfigSource implements PostgresSource {
   }
 
   watch(signal: AbortSignal): AsyncIterable<ConfigObject | undefined> {
-    if (this.#closed || signal.aborted) return endedChannel();
-    const channel: Channel<ConfigObject | undefined> = new Channel(signal, () =>
-      this.#watchers.delete(channel),
-    );
-    this.#watchers.add(channel);
-    this.#listening ??= this.#listen().catch((err: unknown) => {
-      this.#listening = undefined;
-      throw err;
+    return storeWatch(signal, this.#closed, this.#watchers, () => {
+      this.#listening ??= this.#listen().catch((err: unknown) => {
+        this.#listening = undefined;
+        throw err;
+      });
+      return this.#listening;
     });
-    // once listening, ask for a re-read: a change between the config's first read and now is not lost
-    this.#listening.then(
-      () => channel.push(undefined),
-      (err: unknown) => channel.fail(err),
-    );
-    return channel;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
-import { Channel, MicroError } from '@micro-os/core';
+import { type Channel, MicroError } from '@micro-os/core';
 import { Redis } from 'ioredis';
-import { endedChannel, type Source } from './source.js';
+import { type Source, storeWatch } from './source.js';
 import { type ConfigObject, parseDocument } from './tree.js';
 
 /** How a Redis source notices changes. */
@@ -101,21 +101,13 @@ class RedisConfigSource implements RedisSource {
   }
 
   watch(signal: AbortSignal): AsyncIterable<ConfigObject | undefined> {
-    if (this.#closed || signal.aborted) return endedChannel();
-    const channel: Channel<ConfigObject | undefined> = new Channel(signal, () =>
-      this.#watchers.delete(channel),
-    );
-    this.#watchers.add(channel);
-    this.#started ??= this.#start().catch((err: unknown) => {
-      this.#started = undefined;
-      throw err;
+    return storeWatch(signal, this.#closed, this.#watchers, () => {
+      this.#started ??= this.#start().catch((err: unknown) => {
+        this.#started = undefined;
+        throw err;
+      });
+      return this.#started;
     });
-    // once listening, ask for a re-read: a change between the config's first read and now is not lost
-    this.#started.then(
-      () => channel.push(undefined),
-      (err: unknown) => channel.fail(err),
-    );
-    return channel;
   }
 
   async close(): Promise<void> {

@@ -28,3 +28,24 @@ export function endedChannel(): Channel<ConfigObject | undefined> {
   channel.end();
   return channel;
 }
+
+/**
+ * The watch of a store-backed source: a channel kept in `watchers` (the source pushes to them on change),
+ * which yields nothing once `listening` resolves, so that a change between the config's first read and the
+ * start of the watch is not lost, and fails when listening fails.
+ */
+export function storeWatch(
+  signal: AbortSignal,
+  closed: boolean,
+  watchers: Set<Channel<ConfigObject | undefined>>,
+  listening: () => Promise<void>,
+): AsyncIterable<ConfigObject | undefined> {
+  if (closed || signal.aborted) return endedChannel();
+  const channel: Channel<ConfigObject | undefined> = new Channel(signal, () => watchers.delete(channel));
+  watchers.add(channel);
+  listening().then(
+    () => channel.push(undefined),
+    (err: unknown) => channel.fail(err),
+  );
+  return channel;
+}

@@ -10,6 +10,7 @@ import {
 } from '@micro-os/core';
 import pg from 'pg';
 import {
+  type ChangeMessage,
   checkRegistration,
   conflict,
   defaultMaxRecordBytes,
@@ -34,12 +35,6 @@ export interface PostgresRegistryOptions {
   sweepInterval?: number;
   /** Largest JSON size of one node's record in bytes (NOTIFY payloads stop at 8000). @default 7900 */
   maxRecordBytes?: number;
-}
-
-interface ChangeMessage {
-  op: 'put' | 'del';
-  ttl?: number | null;
-  record: NodeRecord;
 }
 
 /**

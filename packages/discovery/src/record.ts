@@ -13,6 +13,13 @@ export interface NodeRecord {
   node: Node;
 }
 
+/** A change as the Redis and Postgres registries broadcast it to watchers. */
+export interface ChangeMessage {
+  op: 'put' | 'del';
+  ttl?: number | null;
+  record: NodeRecord;
+}
+
 /** A record with the milliseconds it has left to live (`null`: no expiry). */
 export interface LiveRecord {
   record: NodeRecord;

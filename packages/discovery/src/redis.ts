@@ -11,6 +11,7 @@ import {
 } from '@micro-os/core';
 import { Redis } from 'ioredis';
 import {
+  type ChangeMessage,
   checkRegistration,
   conflict,
   defaultMaxRecordBytes,
@@ -70,12 +71,6 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], '{"op":"del","record":' .. current .. '}')
 return 1
 `;
-
-interface ChangeMessage {
-  op: 'put' | 'del';
-  ttl?: number | null;
-  record: NodeRecord;
-}
 
 /**
  * A registry on Redis: one key per node (`<prefix>:{<service>}:node:<version>:<id>`, expiring with PX),
