@@ -74,7 +74,12 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
     nc ??= (
       options.connection !== undefined
         ? Promise.resolve(options.connection)
-        : connect({ servers: options.url ?? 'nats://127.0.0.1:4222', reconnectTimeWait: 250 })
+        : connect({
+            servers: options.url ?? 'nats://127.0.0.1:4222',
+            reconnectTimeWait: 250,
+            // An outage of any length ends in a reconnect, never in a connection closed for good.
+            maxReconnectAttempts: -1,
+          })
     ).then((conn) => {
       void followStatus(conn);
       return conn;

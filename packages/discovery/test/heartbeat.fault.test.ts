@@ -1,9 +1,11 @@
-// Issue 6, scaled to ~20 s per backend: 3 node processes with ttl 3 s and 1 s heartbeats; no live node is
-// ever evicted (about 45 renewals over the run); a SIGSTOPped node is gone for the watcher within ttl + 1 s
-// and back within 2 s of SIGCONT; a SIGKILLed node is gone within ttl + 1 s and its restart does not
-// duplicate it.
+// Issue 6 at full size, the three backends at once (~6 min): on each backend, 3 node processes with ttl 3 s
+// and 1 s heartbeats renew until together they have sent 1,000 heartbeats (counted from what they report),
+// while three watchers (two in this process on their own connections, one in a process of its own) see no
+// node leave. Then a SIGSTOPped node is gone for every watcher within ttl + 1 s and back within 2 s of
+// SIGCONT, and a SIGKILLed node is gone within ttl + 1 s and its restart does not duplicate it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Registry, RegistryEvent } from '@micro-os/core';
 import { requireServer, testServers } from '@micro-os/core/testing';
@@ -11,46 +13,95 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { natsRegistry } from '../src/nats.js';
 import { postgresRegistry } from '../src/postgres.js';
 import { redisRegistry } from '../src/redis.js';
 
 const ttl = 3000;
 const interval = 1000;
-const fixture = fileURLToPath(new URL('./fixtures/heartbeat-node.ts', import.meta.url));
+const heartbeats = 1000;
+const nodeIds = ['n0', 'n1', 'n2'];
+const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const children = new Set<ChildProcess>();
 
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function startNode(args: string[]): Promise<ChildProcess> {
+/** A fixture process; `onLine` sees every line it prints, and the promise resolves once it prints `ready`. */
+function spawnFixture(file: string, args: string[], onLine: (line: string) => void): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@micro-os/source', fixture, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ['--import', 'tsx', '--conditions=@micro-os/source', fixture(file), ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (data: Buffer) => {
-      if (data.toString().includes('ready')) resolve(child);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (line === 'ready') resolve(child);
+      else onLine(line);
     });
-    child.once('exit', (code) => reject(new Error(`node process exited with ${code} before registering`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${file} exited with ${code ?? signal} before ready`)),
+    );
   });
 }
 
-const until = async (check: () => boolean, ms: number): Promise<number> => {
-  const start = Date.now();
+const until = async (check: () => boolean, ms: number, what: string): Promise<void> => {
+  const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return Date.now() - start;
 };
+
+interface Seen {
+  type: RegistryEvent['type'];
+  node: string | undefined;
+  at: number;
+}
+
+/** One watcher's view: what it saw, in order, with the time it saw it. */
+interface Watcher {
+  name: string;
+  seen: Seen[];
+  /** Set when the watch failed or its process died: the test fails with it. */
+  failure?: unknown;
+}
+
+const count = (w: Watcher, type: Seen['type'], node: string): number =>
+  w.seen.filter((s) => s.type === type && s.node === node).length;
+/** When the watcher saw the `nth` (1-based) event of that type for that node. */
+const timeOf = (w: Watcher, type: Seen['type'], node: string, nth: number): number =>
+  (w.seen.filter((s) => s.type === type && s.node === node)[nth - 1] as Seen).at;
+
+function watchHere(name: string, registry: Registry, service: string, signal: AbortSignal): Watcher {
+  const watcher: Watcher = { name, seen: [] };
+  void (async () => {
+    for await (const event of registry.watch({ service, signal }))
+      watcher.seen.push({ type: event.type, node: event.service.nodes[0]?.id, at: Date.now() });
+    if (!signal.aborted) watcher.failure = new Error(`${name}: watch ended`);
+  })().catch((err: unknown) => {
+    watcher.failure = err;
+  });
+  return watcher;
+}
+
+async function watchElsewhere(
+  name: string,
+  args: string[],
+): Promise<{ watcher: Watcher; child: ChildProcess }> {
+  const watcher: Watcher = { name, seen: [] };
+  const child = await spawnFixture('watcher.ts', args, (line) => {
+    watcher.seen.push(JSON.parse(line) as Seen);
+  });
+  child.once('exit', (code, signal) => {
+    watcher.failure ??= new Error(`${name}: watcher process exited with ${code ?? signal}`);
+  });
+  return { watcher, child };
+}
 
 interface Backend {
   name: 'redis' | 'nats' | 'postgres';
@@ -99,64 +150,160 @@ const backends: Backend[] = [
   },
 ];
 
-describe.each(backends)('heartbeats on $name', (backend) => {
-  it('3 nodes, ttl 3 s, 1 s heartbeats: no live node evicted; stopped and killed nodes leave within ttl + 1 s', async () => {
-    await requireServer(backend.name);
-    const watcher = backend.create();
-    const svc = `hb-${randomUUID().slice(0, 8)}`;
-    const events: (RegistryEvent & { at: number })[] = [];
-    const controller = new AbortController();
-    const watching = (async () => {
-      for await (const event of watcher.watch({ service: svc, signal: controller.signal }))
-        events.push({ ...event, at: Date.now() });
-    })();
-    await new Promise((r) => setTimeout(r, 300));
-    const args = (node: string): string[] => [
-      backend.name,
-      backend.url,
-      backend.store,
-      svc,
-      node,
-      String(ttl),
-      String(interval),
-    ];
-    const nodes = await Promise.all(['n0', 'n1', 'n2'].map((n) => startNode(args(n))));
-    const deletes = (node: string): number =>
-      events.filter((e) => e.type === 'delete' && e.service.nodes[0]?.id === node).length;
-    const creates = (node: string): number =>
-      events.filter((e) => e.type === 'create' && e.service.nodes[0]?.id === node).length;
-    await until(() => ['n0', 'n1', 'n2'].every((n) => creates(n) === 1), 5000);
+// The three backends run side by side, so the file takes one run's time (~6 min), not three.
+describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () => {
+  it.for(backends)(
+    '$name: no live node evicted over 1,000 heartbeats; stopped and killed nodes leave within ttl + 1 s',
+    { timeout: 420_000 },
+    async (backend, { expect }) => {
+      await requireServer(backend.name);
+      const started = Date.now();
+      const svc = `hb-${randomUUID().slice(0, 8)}`;
+      const controller = new AbortController();
+      const registries = [backend.create(), backend.create()];
+      const [first, second] = registries as [Registry, Registry];
+      const elsewhere = await watchElsewhere('watcher process', [
+        backend.name,
+        backend.url,
+        backend.store,
+        svc,
+      ]);
+      const watchers = [
+        watchHere('watcher 1', first, svc, controller.signal),
+        watchHere('watcher 2', second, svc, controller.signal),
+        elsewhere.watcher,
+      ];
+      const everyWatcher = async (
+        check: (w: Watcher) => boolean,
+        ms: number,
+        what: string,
+      ): Promise<void> => {
+        await until(
+          () => {
+            for (const w of watchers) if (w.failure !== undefined) throw w.failure;
+            return watchers.every(check);
+          },
+          ms,
+          what,
+        );
+      };
 
-    // Live nodes renewing for two ttls: nobody is evicted.
-    await new Promise((r) => setTimeout(r, 2 * ttl));
-    expect(['n0', 'n1', 'n2'].map(deletes)).toEqual([0, 0, 0]);
+      // Every watcher is live before the nodes start: each sees a probe node come and go.
+      for (let attempt = 0; ; attempt += 1) {
+        const probe = {
+          name: svc,
+          version: '1.0.0',
+          metadata: {},
+          endpoints: [],
+          nodes: [{ id: `probe${attempt}`, address: '127.0.0.1:4999', metadata: {} }],
+        };
+        await first.register(probe, { ttl: 60_000 });
+        const live = await everyWatcher(
+          (w) => count(w, 'create', `probe${attempt}`) > 0,
+          2000,
+          'probe seen',
+        ).then(
+          () => true,
+          (err: unknown) => {
+            if (attempt >= 10) throw err;
+            return false;
+          },
+        );
+        await first.deregister(probe);
+        if (!live) continue;
+        await everyWatcher((w) => count(w, 'delete', `probe${attempt}`) > 0, 5000, 'probe gone');
+        break;
+      }
+      for (const w of watchers) w.seen = w.seen.filter((s) => s.node?.startsWith('probe') !== true);
 
-    // SIGSTOP: gone within ttl + 1 s, back within 2 s of SIGCONT.
-    nodes[0]?.kill('SIGSTOP');
-    const stoppedIn = await until(() => deletes('n0') === 1, ttl + 3000);
-    expect(stoppedIn).toBeLessThanOrEqual(ttl + 1000);
-    nodes[0]?.kill('SIGCONT');
-    const backIn = await until(() => creates('n0') === 2, 4000);
-    expect(backIn).toBeLessThanOrEqual(2000);
+      const beats = new Map<string, number>(nodeIds.map((n) => [n, 0]));
+      const startNode = (node: string): Promise<ChildProcess> =>
+        spawnFixture(
+          'heartbeat-node.ts',
+          [backend.name, backend.url, backend.store, svc, node, String(ttl), String(interval)],
+          (line) => {
+            if (line === 'beat') beats.set(node, (beats.get(node) ?? 0) + 1);
+          },
+        );
+      const nodes = await Promise.all(nodeIds.map(startNode));
+      const [n0, n1] = nodes as [ChildProcess, ChildProcess, ChildProcess];
+      await everyWatcher((w) => nodeIds.every((n) => count(w, 'create', n) === 1), 10_000, 'nodes seen');
 
-    // SIGKILL: gone within ttl + 1 s; a restarted process with the same id is one node again.
-    nodes[1]?.kill('SIGKILL');
-    const killedIn = await until(() => deletes('n1') === 1, ttl + 3000);
-    expect(killedIn).toBeLessThanOrEqual(ttl + 1000);
-    const restarted = await startNode(args('n1'));
-    await until(() => creates('n1') === 2, 4000);
-    const found = await watcher.getService(svc);
-    expect(found.flatMap((s) => s.nodes.map((n) => n.id)).sort()).toEqual(['n0', 'n1', 'n2']);
-    // The nodes that were never stopped were never evicted.
-    expect(deletes('n2')).toBe(0);
+      // 1,000 heartbeats from live nodes, and not one of them seen leaving by any watcher.
+      const sent = (): number => [...beats.values()].reduce((a, b) => a + b, 0);
+      const evictions = (): string[] =>
+        watchers.flatMap((w) =>
+          w.seen
+            .filter((s) => s.type !== 'create' && nodeIds.includes(s.node ?? ''))
+            .map((s) => `${w.name}: ${s.type} ${s.node}`),
+        );
+      await until(
+        () => {
+          for (const w of watchers) if (w.failure !== undefined) throw w.failure;
+          if (evictions().length > 0) throw new Error(`live node evicted: ${evictions().join(', ')}`);
+          return sent() >= heartbeats;
+        },
+        (heartbeats / nodeIds.length) * interval * 1.15,
+        `${heartbeats} heartbeats`,
+      );
+      const liveFor = Date.now() - started;
+      const sentLive = sent();
+      expect(sent()).toBeGreaterThanOrEqual(heartbeats);
+      expect(evictions()).toEqual([]);
+      for (const registry of registries) {
+        const found = await registry.getService(svc);
+        expect(found.flatMap((s) => s.nodes.map((n) => n.id)).sort()).toEqual(nodeIds);
+      }
 
-    for (const child of [...nodes, restarted]) child.kill('SIGKILL');
-    controller.abort();
-    await watching;
-    await watcher.close();
-    await backend.cleanup();
-    console.log(
-      `${backend.name}: SIGSTOP seen after ${stoppedIn} ms, back ${backIn} ms after SIGCONT, SIGKILL seen after ${killedIn} ms`,
-    );
-  });
+      // SIGSTOP: gone for every watcher within ttl + 1 s, back for every watcher within 2 s of SIGCONT.
+      const stoppedAt = Date.now();
+      n0.kill('SIGSTOP');
+      await everyWatcher((w) => count(w, 'delete', 'n0') === 1, ttl + 5000, 'stopped node gone');
+      const stoppedGone = Math.max(...watchers.map((w) => timeOf(w, 'delete', 'n0', 1) - stoppedAt));
+      const resumedAt = Date.now();
+      n0.kill('SIGCONT');
+      await everyWatcher((w) => count(w, 'create', 'n0') === 2, 5000, 'resumed node back');
+      const resumedBack = Math.max(...watchers.map((w) => timeOf(w, 'create', 'n0', 2) - resumedAt));
+
+      // SIGKILL: gone for every watcher within ttl + 1 s; the restarted process is the same node again.
+      const killedAt = Date.now();
+      n1.kill('SIGKILL');
+      await everyWatcher((w) => count(w, 'delete', 'n1') === 1, ttl + 5000, 'killed node gone');
+      const killedGone = Math.max(...watchers.map((w) => timeOf(w, 'delete', 'n1', 1) - killedAt));
+      const restarted = await startNode('n1');
+      await everyWatcher((w) => count(w, 'create', 'n1') === 2, 10_000, 'restarted node back');
+      for (const registry of registries) {
+        const found = await registry.getService(svc);
+        expect(found.flatMap((s) => s.nodes.map((n) => n.id)).sort()).toEqual(nodeIds);
+      }
+
+      expect(stoppedGone).toBeLessThanOrEqual(ttl + 1000);
+      expect(resumedBack).toBeLessThanOrEqual(2000);
+      expect(killedGone).toBeLessThanOrEqual(ttl + 1000);
+      // Every watcher saw exactly this, per node, in this order: the node never faulted never left.
+      for (const w of watchers) {
+        for (const [node, expected] of [
+          ['n0', ['create', 'delete', 'create']],
+          ['n1', ['create', 'delete', 'create']],
+          ['n2', ['create']],
+        ] as const) {
+          expect({
+            watcher: w.name,
+            node,
+            types: w.seen.filter((s) => s.node === node).map((s) => s.type),
+          }).toEqual({ watcher: w.name, node, types: expected });
+        }
+      }
+
+      for (const child of [...nodes, restarted, elsewhere.child]) child.kill('SIGKILL');
+      controller.abort();
+      for (const registry of registries) await registry.close();
+      await backend.cleanup();
+      console.log(
+        `${backend.name}: ${sentLive} heartbeats over ${(liveFor / 1000).toFixed(0)} s with 0 evictions; ` +
+          `SIGSTOP seen by every watcher after ${stoppedGone} ms, back ${resumedBack} ms after SIGCONT, ` +
+          `SIGKILL seen after ${killedGone} ms`,
+      );
+    },
+  );
 });
