@@ -145,6 +145,8 @@ export function postgresRegistry(options: PostgresRegistryOptions = {}): Registr
       });
       client.on('end', () => {
         listener = undefined;
+        // Back to the pool as broken, or the pool's end() in close() would wait for it forever.
+        client.release(true);
         watchers.fail(new MicroError('unavailable', 'postgres registry: watch connection lost'));
       });
       await client.query(`LISTEN ${table}`);
