@@ -86,6 +86,14 @@ export function checkName(kind: string, value: unknown): string {
   return value;
 }
 
+const idPattern = /^[^\s\p{Cc}]+$/u;
+
+/** Record ids: 1-256 characters, no whitespace or control characters. */
+function checkId(id: unknown): string {
+  if (typeof id === 'string' && id.length > 0 && id.length <= 256 && idPattern.test(id)) return id;
+  throw invalidArgument(`invalid event id ${JSON.stringify(id)}: 1-256 characters, no spaces`, { id });
+}
+
 export function checkTypes(types: string | readonly string[]): string[] {
   const list = typeof types === 'string' ? [types] : [...types];
   if (list.length === 0) throw invalidArgument('at least one event type is needed');
@@ -100,15 +108,7 @@ export function normalize<T>(
 ): { record: EventRecord<T>; body: string } {
   if (typeof input !== 'object' || input === null) throw invalidArgument('event must be an object');
   checkType(input.type);
-  const id = input.id ?? randomUUID();
-  if (
-    typeof id !== 'string' ||
-    id.length === 0 ||
-    id.length > 256 ||
-    /\s/.test(id) ||
-    [...id].some((c) => c.charCodeAt(0) < 32)
-  )
-    throw invalidArgument(`invalid event id ${JSON.stringify(id)}: 1-256 characters, no spaces`, { id });
+  const id = input.id === undefined ? randomUUID() : checkId(input.id);
   const source = input.source ?? defaults.source;
   if (typeof source !== 'string' || source.length === 0)
     throw invalidArgument(`invalid event source ${JSON.stringify(source)}: must be a non-empty string`);
@@ -121,16 +121,18 @@ export function normalize<T>(
     throw invalidArgument(`invalid rootId ${JSON.stringify(input.rootId)}`);
   const time = input.time === undefined ? new Date() : new Date(input.time);
   if (Number.isNaN(time.getTime())) throw invalidArgument(`invalid event time ${JSON.stringify(input.time)}`);
-  const metadata = input.metadata ?? {};
-  for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== 'string') throw invalidArgument(`event metadata ${key} must be a string`);
-  }
+  const metadata: Record<string, string> = {};
+  if (input.metadata !== undefined)
+    for (const [key, value] of Object.entries(input.metadata)) {
+      if (typeof value !== 'string') throw invalidArgument(`event metadata ${key} must be a string`);
+      metadata[key] = value;
+    }
   const record: EventRecord<T> = {
     id,
     type: input.type,
     source,
     time: time.toISOString(),
-    metadata: { ...metadata },
+    metadata,
     data: input.data,
   };
   if (input.subject !== undefined) record.subject = input.subject;
@@ -147,7 +149,8 @@ export function normalize<T>(
       },
     );
   }
-  const size = Buffer.byteLength(body);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most records need no byte count.
+  const size = body.length * 3 <= defaults.maxRecordBytes ? body.length : Buffer.byteLength(body);
   if (size > defaults.maxRecordBytes) {
     throw invalidArgument(`event ${id} is ${size} bytes, over the maximum of ${defaults.maxRecordBytes}`, {
       size,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { deadlineSignal, isMicroError, MicroError, raceSignal } from '@micro-os/core';
 import { Redis } from 'ioredis';
 import {
@@ -15,6 +15,7 @@ import {
   runHandler,
 } from './events.js';
 import { checkName, checkTypes, decodeRecord, type EventRecord, type NewEvent, normalize } from './record.js';
+import { redisAppend } from './redis-append.js';
 import { Semaphore } from './semaphore.js';
 
 export interface RedisEventsOptions extends CommonEventsOptions {
@@ -34,25 +35,14 @@ export interface RedisEventsOptions extends CommonEventsOptions {
 
 type Entry = [id: string, fields: string[]];
 
-// KEYS: stream, dedupe key. ARGV: record JSON, dedupe window ms, type, maxlen ('0' = none).
-const publishScript = `
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
-if ARGV[4] ~= '0' then
-  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 't', ARGV[3], 'r', ARGV[1])
-end
-return redis.call('XADD', KEYS[1], '*', 't', ARGV[3], 'r', ARGV[1])
-`;
-
-const publishSha = createHash('sha1').update(publishScript).digest('hex');
-
 const field = (fields: string[], name: string): string | undefined => {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
 };
 
 /**
- * Events on Redis Streams: one stream per namespace; publish is one script that sets the id's dedupe key
- * (`SET NX PX window`) and `XADD`s only if it was new; consumer groups with `XREADGROUP`, `XACK` once the
+ * Events on Redis Streams: one stream per namespace; publish is a script that sets the id's dedupe key
+ * (`SET NX PX window`) and `XADD`s only if it was new (the publishes of one tick share one script call); consumer groups with `XREADGROUP`, `XACK` once the
  * handler resolves, local redelivery with backoff through `XCLAIM`, `XAUTOCLAIM` for records stuck with a
  * dead member after `ackWait`, and delivery counts from the pending list deciding the dead-letter stream.
  * Every key shares the hash tag `{namespace}`, so it runs on Redis Cluster.
@@ -119,6 +109,8 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
     }
   }
 
+  const append = redisAppend({ redis, streamKey, dedupeWindow: common.dedupeWindow, maxLength });
+
   const lastId = async (key: string): Promise<string | undefined> => {
     const [last] = (await redis().xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
     return last?.[0];
@@ -128,31 +120,18 @@ export function redisEvents(options: RedisEventsOptions = {}): Events {
     name: 'redis',
     async publish<T>(event: NewEvent<T>, opts: { signal?: AbortSignal; timeout?: number } = {}) {
       const { record, body } = normalize(event, common);
-      const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
       try {
-        const args = [
-          streamKey,
-          `${base}:id:${record.id}`,
-          body,
-          String(Math.ceil(common.dedupeWindow)),
-          record.type,
-          String(maxLength),
-        ];
-        const r = redis();
-        // EVALSHA, loading the script on the first NOSCRIPT (after a restart or on a new server).
-        const run = (r.evalsha(publishSha, 2, ...args) as Promise<string | null>).catch((err: unknown) => {
-          if (!errorMessage(err).includes('NOSCRIPT')) throw err;
-          return r.eval(publishScript, 2, ...args) as Promise<string | null>;
-        });
-        const id =
-          opts.signal === undefined && opts.timeout === undefined
-            ? await run
-            : await raceSignal(run, signal, 'publish');
-        return { id: record.id, duplicate: id === null };
+        const storing = append(`${base}:id:${record.id}`, record.type, body);
+        if (opts.signal === undefined && opts.timeout === undefined)
+          return { id: record.id, duplicate: await storing };
+        const { signal, done } = deadlineSignal(opts.signal, opts.timeout);
+        try {
+          return { id: record.id, duplicate: await raceSignal(storing, signal, 'publish') };
+        } finally {
+          done();
+        }
       } catch (err) {
         throw wrap(err, `publish ${record.id}`);
-      } finally {
-        done();
       }
     },
     async subscribe<T>(

@@ -235,6 +235,22 @@ export function eventSuite(name: string, options: EventSuiteOptions): void {
       await sub.close();
     });
 
+    it('the same id published many times at once, among other records, is stored once', async () => {
+      const type = unique('dedupe-burst');
+      const id = randomUUID();
+      const acks = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 === 0 ? events : other).publish({ type, data: i, ...(i % 4 === 0 ? { id } : {}) }),
+        ),
+      );
+      expect(acks.filter((a) => a.id === id && !a.duplicate)).toHaveLength(1);
+      expect(acks.filter((a) => a.id === id && a.duplicate)).toHaveLength(9);
+      expect(acks.filter((a) => a.id !== id).every((a) => !a.duplicate)).toBe(true);
+      const stored = (await collect(events.replay(type))).map((r) => r.id);
+      expect(stored).toHaveLength(31);
+      expect(stored.filter((s) => s === id)).toHaveLength(1);
+    });
+
     it('replay yields stored records of the types, oldest first, between from and to', async () => {
       const a = unique('replay-a');
       const b = unique('replay-b');
