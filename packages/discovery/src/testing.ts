@@ -46,6 +46,19 @@ function collect(registry: Registry, name: string): { events: RegistryEvent[]; s
   };
 }
 
+/** The error a watch of `name` ends with, whether it throws at once or on the first read. */
+async function watchError(registry: Registry, name: string): Promise<unknown> {
+  const controller = new AbortController();
+  try {
+    for await (const _ of registry.watch({ service: name, signal: controller.signal })) break;
+  } catch (err) {
+    return err;
+  } finally {
+    controller.abort();
+  }
+  return undefined;
+}
+
 /**
  * Core's Registry conformance suite, plus what a shared registry adds: heartbeats, watchers in other
  * processes, conflicting node ids and the bad input of issue 6.
@@ -85,11 +98,34 @@ export function discoverySuite(name: string, options: DiscoverySuiteOptions): vo
           a.register({ ...service(svc, []), nodes: [{ id: 'n', address, metadata: {} }] }),
         ).rejects.toMatchObject({ code: 'invalid_argument' });
       }
-      await expect(
-        a.register(service(svc, ['n'], { metadata: { blob: 'x'.repeat(100_000) } })),
-      ).rejects.toMatchObject({ code: 'invalid_argument' });
+      const big = { blob: 'x'.repeat(100_000) };
+      const oversized: Service[] = [
+        service(svc, ['n'], { metadata: big }),
+        { ...service(svc, []), nodes: [{ id: 'n', address: '127.0.0.1:4001', metadata: big }] },
+        service(svc, ['n'], { endpoints: [{ name: 'Greeter.Hello', metadata: big }] }),
+      ];
+      for (const bad of oversized)
+        await expect(a.register(bad)).rejects.toMatchObject({ code: 'invalid_argument' });
       await expect(a.register(service(svc, ['n', 'n']))).rejects.toMatchObject({ code: 'invalid_argument' });
+      for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+        await expect(a.register(service(svc, ['n']), { ttl })).rejects.toMatchObject({
+          code: 'invalid_argument',
+        });
       await expect(a.getService(svc)).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('rejects bad service names in every call with invalid_argument', async () => {
+      const names = ['', ' ', 'a b', 'a/b', 'a*', 'a>', '.a', 'a.', 'a..b', '{a}', 'x'.repeat(129)];
+      for (const name of names) {
+        const bad = service(name, ['n']);
+        await expect(a.register(bad), name).rejects.toMatchObject({ code: 'invalid_argument' });
+        await expect(a.deregister(bad), name).rejects.toMatchObject({ code: 'invalid_argument' });
+        await expect(a.getService(name), name).rejects.toMatchObject({ code: 'invalid_argument' });
+        expect(await watchError(a, name), name).toMatchObject({ code: 'invalid_argument' });
+        expect(() => heartbeat(a, bad, { ttl: 3000 }), name).toThrow(
+          expect.objectContaining({ code: 'invalid_argument' }),
+        );
+      }
     });
 
     it('heartbeat refuses an interval at or above the ttl with invalid_argument', () => {
@@ -114,6 +150,39 @@ export function discoverySuite(name: string, options: DiscoverySuiteOptions): vo
       await watch.stop();
       expect(watch.events.map((e) => e.type)).toEqual(['create', 'update', 'delete']);
       expect(watch.events[1]?.service.metadata).toEqual({ v: '2' });
+    });
+
+    it('every watcher sees a burst of changes to several nodes in the order they were made', async () => {
+      const svc = unique('burst');
+      const watches = [collect(a, svc), collect(b, svc)];
+      await new Promise((r) => setTimeout(r, 300));
+      const changes = 40;
+      for (let seq = 1; seq <= changes; seq += 1) {
+        const node = seq % 2 === 0 ? 'n2' : 'n1';
+        await a.register({
+          ...service(svc, []),
+          nodes: [{ id: node, address: '127.0.0.1:4100', metadata: { seq: String(seq) } }],
+        });
+      }
+      await a.deregister(service(svc, ['n1']));
+      await a.register(service(svc, ['n1']));
+      await until(() => watches.every((w) => w.events.filter((e) => e.type === 'create').length === 3));
+      await new Promise((r) => setTimeout(r, 200));
+      for (const w of watches) await w.stop();
+      for (const { events } of watches) {
+        const seqs = events
+          .filter((e) => e.type !== 'delete')
+          .map((e) => Number(e.service.nodes[0]?.metadata.seq));
+        const written = seqs.slice(0, -1);
+        // Every change in the order it was made (a backend may fold a superseded change into the next).
+        expect(written).toEqual([...new Set(written)].sort((x, y) => x - y));
+        expect(written.at(-1)).toBe(changes);
+        expect(events.slice(-2).map((e) => `${e.type} ${e.service.nodes[0]?.id}`)).toEqual([
+          'delete n1',
+          'create n1',
+        ]);
+      }
+      await a.deregister(service(svc, ['n1', 'n2']));
     });
 
     it('a heartbeat keeps a node past its ttl; once it stops, every watcher sees it gone within ttl + interval', async () => {
