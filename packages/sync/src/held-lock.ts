@@ -31,6 +31,8 @@ export class HeldLock<L extends Lease> implements Lock {
   #ended: Reason | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
+  /** Listens to the lease's `lost` signal while someone holds this lock's signal. */
+  #onLost: (() => void) | undefined;
 
   constructor(options: HeldLockOptions<L>) {
     this.#options = options;
@@ -45,7 +47,14 @@ export class HeldLock<L extends Lease> implements Lock {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (ended) this.#controller.abort(this.#reason());
-      else this.#schedule();
+      else {
+        this.#schedule();
+        const lost = this.#options.lease.lost;
+        if (lost !== undefined) {
+          this.#onLost = () => this.#end(this.#lost());
+          lost.addEventListener('abort', this.#onLost, { once: true });
+        }
+      }
     }
     return this.#controller.signal;
   }
@@ -97,10 +106,16 @@ export class HeldLock<L extends Lease> implements Lock {
 
   /** Whether the lease is over (released, lost, or past its validity, which ends it now). */
   #over(): boolean {
-    if (this.#ended === undefined && Date.now() >= this.#validUntil) {
-      this.#end(lockExpired(this.name, this.token));
+    if (this.#ended === undefined) {
+      if (this.#options.lease.lost?.aborted) this.#end(this.#lost());
+      else if (Date.now() >= this.#validUntil) this.#end(lockExpired(this.name, this.token));
     }
     return this.#ended !== undefined;
+  }
+
+  /** The backend dropped the lease (its `lost` signal aborted). */
+  #lost(): MicroError {
+    return lockLost(this.name, this.token, this.#options.lease.lost?.reason);
   }
 
   #reason(): MicroError {
@@ -112,6 +127,10 @@ export class HeldLock<L extends Lease> implements Lock {
   #end(reason: () => MicroError): undefined;
   #end(reason: Reason): MicroError | undefined {
     clearTimeout(this.#timer);
+    if (this.#onLost !== undefined) {
+      this.#options.lease.lost?.removeEventListener('abort', this.#onLost);
+      this.#onLost = undefined;
+    }
     if (this.#ended === undefined) {
       this.#ended = reason;
       if (this.#controller !== undefined && !this.#controller.signal.aborted)

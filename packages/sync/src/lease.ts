@@ -4,6 +4,8 @@ import type { Holder, LockMetadata } from './types.js';
 export interface Lease {
   readonly name: string;
   readonly token: number;
+  /** Aborts when the backend learns that the lease is gone (the Postgres session that owns it ended). */
+  readonly lost?: AbortSignal;
 }
 
 /** Why a backend refused to extend or release: someone else holds the name, or nobody does any more. */

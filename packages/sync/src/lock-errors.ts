@@ -13,9 +13,10 @@ export function acquireTimeout(name: string, wait: number, cause?: unknown): Mic
   });
 }
 
-/** Another holder took the lease over: `aborted`. */
+/** Another holder took the lease over, or (with a `cause`) the backend dropped it: `aborted`. */
 export function lockLost(name: string, token: number, cause?: unknown): MicroError {
-  return new MicroError('aborted', `lock "${name}" (token ${token}) was lost: another holder has it`, {
+  const why = cause === undefined ? 'another holder has it' : 'the backend dropped it';
+  return new MicroError('aborted', `lock "${name}" (token ${token}) was lost: ${why}`, {
     details: { reason: 'lock_lost', name, token },
     cause,
   });

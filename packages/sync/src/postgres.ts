@@ -2,6 +2,7 @@ import { invalidArgument, MicroError, toMicroError } from '@micro-os/core';
 import pg from 'pg';
 import { createLocks, type LocksOptions } from './create-locks.js';
 import type { Lease, LeaseBackend, LeaseEnd } from './lease.js';
+import { OwnerSession } from './postgres-session.js';
 import type { Holder, LockMetadata, Locks } from './types.js';
 
 /** What the backend needs of pg: a `Pool` (or a `Client`, or anything with the same `query`). */
@@ -13,8 +14,8 @@ export interface Queryable {
 }
 
 export interface PostgresLocksOptions extends LocksOptions {
-  /** A pg Pool (left open on close). */
-  pool?: Queryable;
+  /** A pg Pool (left open on close); its settings also open the backend's session connection. */
+  pool?: pg.Pool;
   /** Or a connection string: the backend opens its own pool lazily and closes it. */
   url?: string;
   /** The lease table (created if missing, with a `<table>_token` sequence). @default 'micro_sync_locks' */
@@ -25,7 +26,9 @@ const identifier = /^[a-z_][a-z0-9_]{0,50}$/;
 
 /**
  * Locks on Postgres: a lease row per name with a server-side expiry, tokens from a sequence drawn while the row
- * is locked (so they increase in acquisition order). Works through a pool: no session state is needed.
+ * is locked (so they increase in acquisition order). Queries go through a pool; one more connection, the owner
+ * session, stands for this process: a row whose owner session is gone is free at once (a crashed holder), and
+ * when that session fails, every lease it owns is lost.
  */
 export function postgresLocks(options: PostgresLocksOptions): Locks {
   const { pool, url, table = 'micro_sync_locks' } = options;
@@ -42,22 +45,29 @@ export function postgresLocks(options: PostgresLocksOptions): Locks {
   }
   let owned: pg.Pool | undefined;
   const db = (): Queryable => {
-    if (pool !== undefined) return pool;
+    if (pool !== undefined) return pool as unknown as Queryable;
     if (owned === undefined) {
       owned = new pg.Pool({ connectionString: url });
       owned.on('error', () => undefined); // an idle client's failure surfaces on the next query
     }
     return owned as unknown as Queryable;
   };
+  const session = new OwnerSession(pool === undefined ? { connectionString: url } : pool.options);
   return createLocks(
-    postgresBackend(db, table, async () => {
+    postgresBackend(db, session, table, async () => {
+      await session.close();
       await owned?.end();
     }),
     options,
   );
 }
 
-function postgresBackend(db: () => Queryable, table: string, close: () => Promise<void>): LeaseBackend {
+function postgresBackend(
+  db: () => Queryable,
+  session: OwnerSession,
+  table: string,
+  close: () => Promise<void>,
+): LeaseBackend {
   const sequence = `${table}_token`;
   let ready: Promise<void> | undefined;
   const query = async (text: string, values: unknown[]) => {
@@ -73,6 +83,12 @@ function postgresBackend(db: () => Queryable, table: string, close: () => Promis
     }
   };
   const ttlSql = `clock_timestamp() + $2::integer * interval '1 millisecond'`;
+  // A row's owner session is gone when pg_stat_activity no longer lists its pid with its start time (a reused pid
+  // has another). A role that may not see other roles' sessions reads a null start there: the pid alone then keeps
+  // the lease, which errs on the safe side. Rows without an owner end by expiry only.
+  const ownerGone = `(l.owner_pid IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity a
+    WHERE a.pid = l.owner_pid AND (a.backend_start = l.owner_start OR a.backend_start IS NULL)))`;
 
   /** Why a lease of ours is not there: a different token means someone acquired it since; ours lapsed otherwise. */
   const ending = async (lease: Lease): Promise<LeaseEnd> => {
@@ -84,17 +100,29 @@ function postgresBackend(db: () => Queryable, table: string, close: () => Promis
   return {
     name: 'postgres',
     tryAcquire: async (name, ttl, metadata) => {
+      const owner = await session.owner();
       const { rows } = await query(
-        `INSERT INTO ${table} AS l (name, token, expires_at, metadata)
-         VALUES ($1, nextval('${sequence}'), ${ttlSql}, $3)
+        `INSERT INTO ${table} AS l (name, token, expires_at, metadata, owner_pid, owner_start)
+         VALUES ($1, nextval('${sequence}'), ${ttlSql}, $3, $4, $5::timestamptz)
          ON CONFLICT (name) DO UPDATE
-           SET token = nextval('${sequence}'), expires_at = ${ttlSql}, metadata = EXCLUDED.metadata
-           WHERE l.expires_at <= clock_timestamp()
+           SET token = nextval('${sequence}'), expires_at = ${ttlSql}, metadata = EXCLUDED.metadata,
+               owner_pid = EXCLUDED.owner_pid, owner_start = EXCLUDED.owner_start
+           WHERE l.expires_at <= clock_timestamp() OR ${ownerGone}
          RETURNING token`,
-        [name, ttl, JSON.stringify(metadata)],
+        [name, ttl, JSON.stringify(metadata), owner.pid, owner.start],
       );
       const token = rows[0]?.token;
-      return token === undefined ? undefined : { name, token: Number(token) };
+      if (token === undefined) return undefined;
+      const lease: Lease = { name, token: Number(token), lost: owner.lost };
+      if (owner.lost.aborted) {
+        // The session ended while the row was written: the row names a dead owner, so it is nobody's lease.
+        await query(`UPDATE ${table} SET expires_at = '-infinity' WHERE name = $1 AND token = $2`, [
+          name,
+          lease.token,
+        ]).catch(() => undefined);
+        throw toMicroError(owner.lost.reason, 'unavailable');
+      }
+      return lease;
     },
     extend: async (lease, ttl) => {
       const { rowCount } = await query(
@@ -114,7 +142,8 @@ function postgresBackend(db: () => Queryable, table: string, close: () => Promis
     },
     inspect: async (name): Promise<Holder | undefined> => {
       const { rows } = await query(
-        `SELECT token, metadata FROM ${table} WHERE name = $1 AND expires_at > clock_timestamp()`,
+        `SELECT token, metadata FROM ${table} AS l
+         WHERE name = $1 AND expires_at > clock_timestamp() AND NOT ${ownerGone}`,
         [name],
       );
       const row = rows[0];
@@ -134,8 +163,12 @@ async function setup(db: Queryable, table: string, sequence: string): Promise<vo
        name text PRIMARY KEY,
        token bigint NOT NULL,
        expires_at timestamptz NOT NULL,
-       metadata jsonb NOT NULL DEFAULT '{}'
+       metadata jsonb NOT NULL DEFAULT '{}',
+       owner_pid integer,
+       owner_start timestamptz
      )`,
+    // Tables made before leases recorded their owner session.
+    `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS owner_pid integer, ADD COLUMN IF NOT EXISTS owner_start timestamptz`,
   ];
   for (const statement of statements) {
     try {
@@ -143,7 +176,7 @@ async function setup(db: Queryable, table: string, sequence: string): Promise<vo
     } catch (err) {
       // Two creators at once: one of them sees a duplicate in the catalog; the object exists either way.
       const code = (err as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') {
+      if (code !== '23505' && code !== '42P07' && code !== '42701') {
         throw new MicroError('unavailable', `could not create lock table ${table}`, { cause: err });
       }
     }

@@ -5,11 +5,11 @@ import type { BackendSpec } from './fault/backends.js';
 import { createResource, newPool, specs, startWorker, type Worker } from './fault/harness.js';
 import { type OwnServer, ownRedis } from './servers.js';
 
-// Mutual exclusion across processes. Sizes scaled down for a 2-core machine (all fault tests <= 4 minutes):
-// 2 processes x 300 acquisitions each per backend, holding 0-10 ms at random (the issue's full size is
-// 2 x 5,000 = 10,000 per backend). Every critical section writes the protected Postgres row with
-// `UPDATE ... WHERE token < $new` and logs (pid, token, enter, exit).
-const perProcess = 300;
+// Mutual exclusion across processes, the issue's full size: 2 processes x 5,000 acquisitions each on one name
+// per backend, holding 0-10 ms at random; the backends run side by side. Every critical section writes the
+// protected Postgres row with `UPDATE ... WHERE token < $new` and logs (pid, token, enter, exit).
+const perProcess = 5000;
+const timeout = 380_000;
 
 const suffix = randomUUID().slice(0, 8);
 const pool = newPool();
@@ -38,7 +38,7 @@ async function run(backend: BackendSpec, row: number): Promise<void> {
   workers.push(...pair);
   const name = `mutex-${randomUUID().slice(0, 8)}`;
   for (const w of pair) w.send({ cmd: 'mutex', name, row, count: perProcess, ttl: 5000 });
-  const results = await Promise.all(pair.map((w) => w.next('mutex', 170_000)));
+  const results = await Promise.all(pair.map((w) => w.next('mutex', timeout)));
   const sections = results
     .flatMap((r) =>
       (r.sections as Section[]).map(([token, enter, exit, accepted]) => ({
@@ -74,13 +74,17 @@ async function run(backend: BackendSpec, row: number): Promise<void> {
   for (const w of pair) w.send({ cmd: 'exit' });
 }
 
-describe(`mutual exclusion: 2 processes x ${perProcess} acquisitions`, () => {
-  it('redis: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', () =>
-    run(specs(suffix).redis, 1));
-  it('redis quorum of 3: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', () =>
-    run({ kind: 'redis', urls: quorum.map((s) => s.url), prefix: `fault:${suffix}:` }, 2));
-  it('postgres: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', () =>
-    run(specs(suffix).postgres, 3));
-  it('nats: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', () =>
-    run(specs(suffix).nats, 4));
+describe.concurrent(`mutual exclusion: 2 processes x ${perProcess} acquisitions`, () => {
+  it('redis: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
+    run(specs(suffix).redis, 1),
+  );
+  it('redis quorum of 3: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
+    run({ kind: 'redis', urls: quorum.map((s) => s.url), prefix: `fault:${suffix}:` }, 2),
+  );
+  it('postgres: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
+    run(specs(suffix).postgres, 3),
+  );
+  it('nats: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
+    run(specs(suffix).nats, 4),
+  );
 });

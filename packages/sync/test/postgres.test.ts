@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { requireServer, testServers } from '@micro-os/core/testing';
+import { lockFailure } from '@micro-os/sync';
 import { fencedUpdate, postgresLocks } from '@micro-os/sync/postgres';
 import { electionSuite, locksSuite } from '@micro-os/sync/testing';
 import pg from 'pg';
@@ -39,5 +40,29 @@ describe('fencedUpdate', () => {
     ).rejects.toMatchObject({
       code: 'invalid_argument',
     });
+  });
+});
+
+describe('owner session', () => {
+  it('a holder whose session ends loses its locks at once; others take them without waiting for the ttl', async () => {
+    const [a, b] = [postgresLocks({ pool, table }), postgresLocks({ url: testServers.postgres, table })];
+    const key = `session-${randomUUID().slice(0, 8)}`;
+    const lock = await a.acquire(key, { ttl: 60_000 });
+    const lost = new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }));
+    const { rows } = await pool.query(`SELECT owner_pid FROM ${table} WHERE name = $1`, [key]);
+    await pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.owner_pid]);
+    await lost;
+    expect(lockFailure(lock.signal.reason)).toBe('lock_lost');
+    const next = await b.acquire(key, { wait: 1000 });
+    expect(next.token).toBeGreaterThan(lock.token);
+    await expect(lock.release()).rejects.toMatchObject({ code: 'aborted', details: { reason: 'lock_lost' } });
+    expect((await b.inspect(key))?.token).toBe(next.token);
+    await next.release();
+    // The session reconnects for later acquisitions.
+    const again = await a.acquire(key, { wait: 1000 });
+    expect(again.token).toBeGreaterThan(next.token);
+    await again.release();
+    await a.close();
+    await b.close();
   });
 });

@@ -22,7 +22,23 @@ export interface Worker {
   kill(): Promise<void>;
 }
 
+/** Worker processes starting at once: more only slow each other down on a small machine. */
+const startingAtOnce = 2;
+let starting = 0;
+const startQueue: (() => void)[] = [];
+
 export async function startWorker(backend: BackendSpec, resource: string): Promise<Worker> {
+  if (starting >= startingAtOnce) await new Promise<void>((resolve) => startQueue.push(resolve));
+  starting += 1;
+  try {
+    return await spawnWorker(backend, resource);
+  } finally {
+    starting -= 1;
+    startQueue.shift()?.();
+  }
+}
+
+async function spawnWorker(backend: BackendSpec, resource: string): Promise<Worker> {
   const config = JSON.stringify({ backend, database: testServers.postgres, resource });
   const child = spawn(
     process.execPath,
@@ -93,3 +109,21 @@ export const specs = (suffix: string): Record<'redis' | 'postgres' | 'nats', Bac
   postgres: { kind: 'postgres', url: testServers.postgres, table: `sync_fault_locks_${suffix}` },
   nats: { kind: 'nats', servers: testServers.nats, bucket: `sync_fault_${suffix}` },
 });
+
+/** Runs `task(0)` to `task(count - 1)`, at most `limit` at a time (independent trials side by side). */
+export async function inParallel<T>(
+  count: number,
+  limit: number,
+  task: (index: number) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const index = next++;
+      results[index] = await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+  return results;
+}

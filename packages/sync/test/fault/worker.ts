@@ -15,9 +15,9 @@ interface Config {
 }
 
 const config = JSON.parse(process.argv[2] as string) as Config;
-const locks = openLocks(config.backend);
+const locks = await openLocks(config.backend);
 const elections = election(locks);
-const pool = new pg.Pool({ connectionString: config.database, max: 2 });
+const pool = new pg.Pool({ connectionString: config.database, max: 1 });
 pool.on('error', () => undefined);
 const say = (message: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify({ pid: process.pid, ...message })}\n`);
