@@ -6,12 +6,21 @@ import { currentContext, remaining } from './context.js';
 import { fromWireError, invalidArgument, isRetryable, MicroError, toMicroError } from './errors.js';
 import { type Metadata, mergeMetadata } from './metadata.js';
 import { checkEndpointName, checkServiceName, checkTopic } from './names.js';
-import type { Registry } from './registry.js';
-import { cachedSelector, type Filter, type Next, type Selector, type Strategy } from './selector.js';
-import type { Transport, TransportRequest } from './transport.js';
+import type { Node, Registry } from './registry.js';
+import {
+  cachedSelector,
+  type Filter,
+  type Next,
+  type SelectOptions,
+  type Selector,
+  type Strategy,
+} from './selector.js';
+import type { Transport, TransportRequest, TransportResponse } from './transport.js';
 
 const empty = new Uint8Array(0);
 const bodyOf = <T>(response: CallResponse<T>): T => response.body;
+const noCallOptions: CallOptions = {};
+const noSelectOptions: SelectOptions = {};
 
 /** One call as wrappers see it. */
 export interface CallRequest {
@@ -123,71 +132,153 @@ export function createClient(options: ClientOptions): Client {
     }
   };
 
-  const send: Call = async (request, callOptions) => {
-    checkNames(request.service, request.endpoint);
-    const context = currentContext();
-    const inherited = remaining(context?.deadline);
-    const requested = callOptions.timeout ?? defaultTimeout;
-    if (!(requested >= 0)) throw invalidArgument(`timeout must be >= 0 ms, got ${callOptions.timeout}`);
-    const timeout = inherited === undefined ? requested : Math.min(requested, inherited);
-    const retries = callOptions.retries ?? defaultRetries;
-    const signal =
-      callOptions.signal !== undefined && context !== undefined
-        ? AbortSignal.any([callOptions.signal, context.signal])
-        : (callOptions.signal ?? context?.signal);
-    const what = `call to ${request.service}.${request.endpoint}`;
-    const deadline = Date.now() + timeout;
-    if (signal?.aborted) throw abortError(signal, what);
-    const codec = codecs.get(callOptions.contentType);
-    const body = byReference ? empty : codec.encode(request.body);
-    let next: Next | undefined;
-    if (callOptions.address === undefined) {
-      const selected = selector.select(request.service, {
-        ...(signal === undefined ? {} : { signal }),
-        ...(callOptions.filters === undefined ? {} : { filters: callOptions.filters }),
-        ...(callOptions.strategy === undefined ? {} : { strategy: callOptions.strategy }),
-      });
-      next = selected instanceof Promise ? await selected : selected;
+  /** One call from its first attempt to its last: settings fixed up front, retries on retryable codes. */
+  class Attempts {
+    attempt = 0;
+    node: Node | undefined;
+
+    constructor(
+      readonly request: CallRequest,
+      readonly timeout: number,
+      readonly deadline: number,
+      readonly retries: number,
+      readonly signal: AbortSignal | undefined,
+      readonly codec: Codec,
+      readonly body: Uint8Array,
+      readonly next: Next | undefined,
+      readonly address: string | undefined,
+    ) {}
+
+    get what(): string {
+      return `call to ${this.request.service}.${this.request.endpoint}`;
     }
-    for (let attempt = 0; ; attempt++) {
-      const node = next?.();
-      const address = node?.address ?? (callOptions.address as string);
-      const left = deadline - Date.now();
-      let error: MicroError;
-      if (left <= 0)
-        error = new MicroError('deadline_exceeded', `${what} exceeded its deadline of ${timeout} ms`);
-      else {
-        try {
-          const transportRequest: TransportRequest = {
-            service: request.service,
-            endpoint: request.endpoint,
-            contentType: codec.contentType,
-            metadata: request.metadata,
-            timeout: left,
-            body,
-          };
-          if (byReference) transportRequest.value = request.body;
-          const response = await transport.request(address, transportRequest, { signal, timeout: left });
-          if (response.error === undefined) {
-            if (node !== undefined) selector.mark(request.service, node);
-            const value =
-              'value' in response ? response.value : codecs.get(response.contentType).decode(response.body);
-            return { body: value, metadata: response.metadata };
-          }
-          error = fromWireError(response.error);
-        } catch (err) {
-          error = signal?.aborted ? abortError(signal, what) : toMicroError(err);
-        }
+
+    /** One attempt; answers synchronously when the transport did (an in-process handler). */
+    run(): CallResponse | Promise<CallResponse> {
+      const { request, signal } = this;
+      const node = this.next?.();
+      this.node = node;
+      const left = this.deadline - Date.now();
+      if (left <= 0) {
+        return this.failed(
+          new MicroError('deadline_exceeded', `${this.what} exceeded its deadline of ${this.timeout} ms`),
+        );
       }
-      if (node !== undefined) selector.mark(request.service, node, error);
-      if (attempt >= retries || !isRetryable(error)) throw error;
-      const pause = Math.min(backoff(attempt + 1), deadline - Date.now());
+      const transportRequest: TransportRequest = {
+        service: request.service,
+        endpoint: request.endpoint,
+        contentType: this.codec.contentType,
+        metadata: request.metadata,
+        timeout: left,
+        body: this.body,
+      };
+      if (byReference) transportRequest.value = request.body;
+      const address = node?.address ?? (this.address as string);
+      const requestOptions = { signal, timeout: left };
+      let response: TransportResponse | Promise<TransportResponse>;
+      try {
+        response =
+          transport.requestInline === undefined
+            ? transport.request(address, transportRequest, requestOptions)
+            : transport.requestInline(address, transportRequest, requestOptions);
+      } catch (err) {
+        return this.failed(this.toError(err));
+      }
+      if (response instanceof Promise) {
+        return response.then(
+          (answer) => this.answered(answer),
+          (err: unknown) => this.failed(this.toError(err)),
+        );
+      }
+      return this.answered(response);
+    }
+
+    answered(response: TransportResponse): CallResponse | Promise<CallResponse> {
+      if (response.error !== undefined) return this.failed(fromWireError(response.error));
+      let value: unknown;
+      try {
+        value = 'value' in response ? response.value : codecs.get(response.contentType).decode(response.body);
+      } catch (err) {
+        return this.failed(toMicroError(err));
+      }
+      if (this.node !== undefined) selector.mark(this.request.service, this.node);
+      return { body: value, metadata: response.metadata };
+    }
+
+    toError(err: unknown): MicroError {
+      return this.signal?.aborted ? abortError(this.signal, this.what) : toMicroError(err);
+    }
+
+    async failed(error: MicroError): Promise<CallResponse> {
+      if (this.node !== undefined) selector.mark(this.request.service, this.node, error);
+      if (this.attempt >= this.retries || !isRetryable(error)) throw error;
+      this.attempt++;
+      const pause = Math.min(backoff(this.attempt), this.deadline - Date.now());
       if (pause <= 0) throw error;
-      await sleep(pause, signal);
+      await sleep(pause, this.signal);
+      return this.run();
+    }
+  }
+
+  /** The innermost call: never throws, answers synchronously when the transport did. */
+  const send = (request: CallRequest, callOptions: CallOptions): CallResponse | Promise<CallResponse> => {
+    try {
+      checkNames(request.service, request.endpoint);
+      const context = currentContext();
+      const now = Date.now();
+      const inherited = remaining(context?.deadline, now);
+      const requested = callOptions.timeout ?? defaultTimeout;
+      if (!(requested >= 0)) throw invalidArgument(`timeout must be >= 0 ms, got ${callOptions.timeout}`);
+      const timeout = inherited === undefined ? requested : Math.min(requested, inherited);
+      const signal =
+        callOptions.signal !== undefined && context !== undefined
+          ? AbortSignal.any([callOptions.signal, context.signal])
+          : (callOptions.signal ?? context?.signal);
+      if (signal?.aborted) throw abortError(signal, `call to ${request.service}.${request.endpoint}`);
+      const codec = codecs.get(callOptions.contentType);
+      const body = byReference ? empty : codec.encode(request.body);
+      const deadline = now + timeout;
+      const start = (next: Next | undefined): CallResponse | Promise<CallResponse> =>
+        new Attempts(
+          request,
+          timeout,
+          deadline,
+          callOptions.retries ?? defaultRetries,
+          signal,
+          codec,
+          body,
+          next,
+          callOptions.address,
+        ).run();
+      if (callOptions.address !== undefined) return start(undefined);
+      const selected = selector.select(
+        request.service,
+        signal === undefined && callOptions.filters === undefined && callOptions.strategy === undefined
+          ? noSelectOptions
+          : {
+              ...(signal === undefined ? {} : { signal }),
+              ...(callOptions.filters === undefined ? {} : { filters: callOptions.filters }),
+              ...(callOptions.strategy === undefined ? {} : { strategy: callOptions.strategy }),
+            },
+      );
+      return selected instanceof Promise ? selected.then(start) : start(selected);
+    } catch (err) {
+      return Promise.reject(err);
     }
   };
 
-  const call = (options.wrappers ?? []).reduceRight<Call>((next, wrap) => wrap(next), send);
+  const wrappers = options.wrappers ?? [];
+  /** The wrapped call, or `send` itself when there are no wrappers (a synchronous answer stays synchronous). */
+  const call =
+    wrappers.length === 0
+      ? send
+      : wrappers.reduceRight<Call>(
+          (next, wrap) => wrap(next),
+          (request, callOptions) => {
+            const response = send(request, callOptions);
+            return response instanceof Promise ? response : Promise.resolve(response);
+          },
+        );
 
   const rawPublish: Publish = async (message, publishOptions) => {
     if (broker === undefined)
@@ -205,22 +296,37 @@ export function createClient(options: ClientOptions): Client {
     rawPublish,
   );
 
-  const callWithMetadata = <Res, Req>(
+  const dispatch = (
     service: string,
     endpoint: string,
-    request: Req,
-    callOptions: CallOptions = {},
-  ): Promise<CallResponse<Res>> =>
-    call(
-      { service, endpoint, body: request, metadata: mergeMetadata(callOptions.metadata) },
-      callOptions,
-    ) as Promise<CallResponse<Res>>;
+    body: unknown,
+    callOptions: CallOptions,
+  ): CallResponse | Promise<CallResponse> =>
+    call({ service, endpoint, body, metadata: mergeMetadata(callOptions.metadata) }, callOptions);
 
   return {
     selector,
-    callWithMetadata,
-    call<Res, Req>(service: string, endpoint: string, request: Req, callOptions?: CallOptions): Promise<Res> {
-      return callWithMetadata<Res, Req>(service, endpoint, request, callOptions).then(bodyOf);
+    callWithMetadata<Res, Req>(
+      service: string,
+      endpoint: string,
+      request: Req,
+      callOptions: CallOptions = noCallOptions,
+    ): Promise<CallResponse<Res>> {
+      const response = dispatch(service, endpoint, request, callOptions);
+      return (response instanceof Promise ? response : Promise.resolve(response)) as Promise<
+        CallResponse<Res>
+      >;
+    },
+    call<Res, Req>(
+      service: string,
+      endpoint: string,
+      request: Req,
+      callOptions: CallOptions = noCallOptions,
+    ): Promise<Res> {
+      const response = dispatch(service, endpoint, request, callOptions);
+      return (
+        response instanceof Promise ? response.then(bodyOf) : Promise.resolve(response.body)
+      ) as Promise<Res>;
     },
     publish(topic, message, publishOptions = {}) {
       return publish(

@@ -24,12 +24,16 @@ export function currentContext(): CallContext | undefined {
   return storage.getStore();
 }
 
-/** Runs `fn` with `context` as the current call context. */
-export function runWithContext<T>(context: CallContext, fn: () => T): T {
-  return storage.run(context, fn);
+/** Runs `fn(...args)` with `context` as the current call context. */
+export function runWithContext<A extends unknown[], T>(
+  context: CallContext,
+  fn: (...args: A) => T,
+  ...args: A
+): T {
+  return storage.run(context, fn, ...args);
 }
 
 /** Milliseconds left until `deadline` (never negative); undefined when there is no deadline. */
-export function remaining(deadline: number | undefined, now = Date.now()): number | undefined {
-  return deadline === undefined ? undefined : Math.max(0, deadline - now);
+export function remaining(deadline: number | undefined, now?: number): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - (now ?? Date.now()));
 }

@@ -32,6 +32,71 @@ const neverAborts = new AbortController().signal;
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
   const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
   const own = new Set<string>();
+
+  /** Hands the request to the listener; a handler that answers at once is answered without a promise. */
+  const dispatch = (
+    address: string,
+    request: TransportRequest,
+    opts: RequestOptions = {},
+  ): TransportResponse | Promise<TransportResponse> => {
+    const handler = listeners.get(address);
+    if (handler === undefined) throw new MicroError('unavailable', `no listener at ${address}`);
+    checkSize(request.body, maxSize, 'request');
+    const { signal, timeout } = opts;
+    const what = (): string => `request to ${request.service}.${request.endpoint}`;
+    if (signal?.aborted) throw abortError(signal, what());
+    // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
+    const controller = signal === undefined ? undefined : new AbortController();
+    let answer: TransportResponse | Promise<TransportResponse>;
+    try {
+      answer = handler(request, controller?.signal ?? neverAborts);
+    } catch (error) {
+      throw toMicroError(error);
+    }
+    if (!(answer instanceof Promise)) {
+      checkSize(answer.body, maxSize, 'response');
+      return answer;
+    }
+    const pending = answer;
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let settled = false;
+      const cancelTimer =
+        timeout === undefined
+          ? undefined
+          : atDeadline(Date.now() + timeout, () =>
+              fail(new MicroError('deadline_exceeded', `${what()} exceeded its deadline of ${timeout} ms`)),
+            );
+      const onAbort = (): void => fail(abortError(signal as AbortSignal, what()));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        cancelTimer?.();
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      function fail(error: MicroError): void {
+        if (!finish()) return;
+        controller?.abort(error);
+        reject(error);
+      }
+      pending.then(
+        (response) => {
+          if (!finish()) return;
+          try {
+            checkSize(response.body, maxSize, 'response');
+            resolve(response);
+          } catch (error) {
+            reject(error);
+          }
+        },
+        (error: unknown) => {
+          if (finish()) reject(toMicroError(error));
+        },
+      );
+    });
+  };
+
   return {
     name: 'memory',
     byReference: options.byReference ?? true,
@@ -48,61 +113,18 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
         },
       };
     },
+    requestInline: dispatch,
     request(
       address: string,
       request: TransportRequest,
       opts: RequestOptions = {},
     ): Promise<TransportResponse> {
-      const handler = listeners.get(address);
-      if (handler === undefined)
-        return Promise.reject(new MicroError('unavailable', `no listener at ${address}`));
       try {
-        checkSize(request.body, maxSize, 'request');
+        const response = dispatch(address, request, opts);
+        return response instanceof Promise ? response : Promise.resolve(response);
       } catch (error) {
         return Promise.reject(error);
       }
-      const { signal, timeout } = opts;
-      const what = `request to ${request.service}.${request.endpoint}`;
-      if (signal?.aborted) return Promise.reject(abortError(signal, what));
-      // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
-      const controller = signal === undefined ? undefined : new AbortController();
-      return new Promise<TransportResponse>((resolve, reject) => {
-        let settled = false;
-        const cancelTimer =
-          timeout === undefined
-            ? undefined
-            : atDeadline(Date.now() + timeout, () =>
-                fail(new MicroError('deadline_exceeded', `${what} exceeded its deadline of ${timeout} ms`)),
-              );
-        const onAbort = (): void => fail(abortError(signal as AbortSignal, what));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        const finish = (): boolean => {
-          if (settled) return false;
-          settled = true;
-          cancelTimer?.();
-          signal?.removeEventListener('abort', onAbort);
-          return true;
-        };
-        function fail(error: MicroError): void {
-          if (!finish()) return;
-          controller?.abort(error);
-          reject(error);
-        }
-        handler(request, controller?.signal ?? neverAborts).then(
-          (response) => {
-            if (!finish()) return;
-            try {
-              checkSize(response.body, maxSize, 'response');
-              resolve(response);
-            } catch (error) {
-              reject(error);
-            }
-          },
-          (error: unknown) => {
-            if (finish()) reject(toMicroError(error));
-          },
-        );
-      });
     },
     async close() {
       for (const address of own) listeners.delete(address);

@@ -145,29 +145,44 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
         }
       };
-      const serve = async (msg: Msg): Promise<void> => {
-        const reply = msg.reply;
-        if (reply === undefined || reply === '') return;
-        let response: TransportResponse;
+      const send = (reply: string, response: TransportResponse): void => {
+        let frame: Uint8Array;
         try {
-          const request = decodeRequest(msg.data);
-          response = await handler(request, stopping.signal);
           checkSize(response.body, maxSize, 'response');
+          frame = encodeResponse(response);
         } catch (error) {
-          response = errorResponse(toMicroError(error));
+          frame = encodeResponse(errorResponse(toMicroError(error)));
         }
-        let frame = encodeResponse(response);
         const max = nc.info?.max_payload;
         if (max !== undefined && frame.byteLength > max) {
           frame = encodeResponse(errorResponse(tooBig('response', frame.byteLength, max)));
         }
         publishReply(reply, frame);
       };
+      // A handler that answers at once is replied to in the same turn as the request arrived.
+      const serve = (msg: Msg): void => {
+        const reply = msg.reply;
+        if (reply === undefined || reply === '') return;
+        let response: TransportResponse | Promise<TransportResponse>;
+        try {
+          response = handler(decodeRequest(msg.data), stopping.signal);
+        } catch (error) {
+          response = errorResponse(toMicroError(error));
+        }
+        if (!(response instanceof Promise)) {
+          send(reply, response);
+          return;
+        }
+        response.then(
+          (answer) => send(reply, answer),
+          (error: unknown) => send(reply, errorResponse(toMicroError(error))),
+        );
+      };
       let subscription: Subscription;
       try {
         subscription = nc.subscribe(subject, {
           callback: (err, msg) => {
-            if (err === null) void serve(msg);
+            if (err === null) serve(msg);
           },
         });
       } catch (error) {

@@ -147,8 +147,11 @@ export function cachedSelector(options: CachedSelectorOptions): Selector {
       for (const filter of selectOptions.filters) services = filter(services);
       all = services.flatMap((s) => s.nodes);
     }
-    const now = Date.now();
-    const healthy = bad.size === 0 ? all : all.filter((n) => (bad.get(n.id) ?? 0) <= now);
+    let healthy = all;
+    if (bad.size > 0) {
+      const now = Date.now();
+      healthy = all.filter((n) => (bad.get(n.id) ?? 0) <= now);
+    }
     if (healthy.length === 0) {
       throw new MicroError(
         'unavailable',

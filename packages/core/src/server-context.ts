@@ -2,13 +2,7 @@ import type { CallContext } from './context.js';
 import { MicroError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import { atDeadline } from './timer-wheel.js';
-import type { TransportRequest, TransportResponse } from './transport.js';
-
-/** A call being served: how to answer it early, and its abort controller once a handler asked for a signal. */
-export interface InFlight {
-  resolve: (response: TransportResponse) => void;
-  controller: AbortController | undefined;
-}
+import type { TransportRequest } from './transport.js';
 
 /**
  * The CallContext a server gives its handlers. The signal is made on first use only: most handlers never
@@ -23,7 +17,7 @@ export class ServerContext implements CallContext {
   readonly responseMetadata: Metadata = {};
   readonly #transportSignal: AbortSignal;
   readonly #killSignal: AbortSignal;
-  readonly #call: InFlight;
+  #controller: AbortController | undefined;
   #cleanup: (() => void) | undefined;
 
   constructor(
@@ -32,7 +26,6 @@ export class ServerContext implements CallContext {
     contentType: string,
     transportSignal: AbortSignal,
     killSignal: AbortSignal,
-    call: InFlight,
   ) {
     this.service = service;
     this.endpoint = request.endpoint;
@@ -41,14 +34,13 @@ export class ServerContext implements CallContext {
     this.deadline = request.timeout === undefined ? undefined : Date.now() + request.timeout;
     this.#transportSignal = transportSignal;
     this.#killSignal = killSignal;
-    this.#call = call;
   }
 
   get signal(): AbortSignal {
-    const existing = this.#call.controller;
+    const existing = this.#controller;
     if (existing !== undefined) return existing.signal;
     const controller = new AbortController();
-    this.#call.controller = controller;
+    this.#controller = controller;
     const abort = (reason: unknown): void => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
@@ -72,6 +64,11 @@ export class ServerContext implements CallContext {
       cancelDeadline?.();
     };
     return controller.signal;
+  }
+
+  /** Aborts the handler's signal, if it asked for one (the server is stopping). */
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
   }
 
   /** Drops the links to the parent signals once the call is answered. */

@@ -7,7 +7,7 @@ import { invalidArgument, MicroError, toMicroError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import { checkEndpointName, checkQueue, checkServiceName, checkTopic } from './names.js';
 import type { Registry, Service } from './registry.js';
-import { type InFlight, ServerContext } from './server-context.js';
+import { ServerContext } from './server-context.js';
 import type { Listener, Transport, TransportRequest, TransportResponse } from './transport.js';
 import { errorResponse } from './wire.js';
 
@@ -17,6 +17,12 @@ const empty = new Uint8Array(0);
 export type Handler = (request: unknown, context: CallContext) => Promise<unknown>;
 /** Handler middleware: trace, metrics, auth and monitor wrap every handler. */
 export type HandlerWrapper = (next: Handler) => Handler;
+/** A registered endpoint as the server calls it: answers with a value or a promise of one. */
+type Serve = (request: unknown, context: CallContext) => unknown;
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value instanceof Promise ||
+  (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
 
 /** A message delivered to a subscriber, decoded. */
 export interface Message {
@@ -91,10 +97,11 @@ export function createServer(options: ServerOptions): Server {
   const wrapSubscriber = (h: SubscriberHandler): SubscriberHandler =>
     (options.subscriberWrappers ?? []).reduceRight<SubscriberHandler>((next, w) => w(next), h);
 
-  const handlers = new Map<string, { handler: Handler; metadata: Record<string, string> }>();
+  const handlers = new Map<string, { serve: Serve; metadata: Record<string, string> }>();
   const subscribers: { topic: string; queue: string | undefined; handler: SubscriberHandler }[] = [];
   const subscriptions: Subscription[] = [];
-  const inFlight = new Set<InFlight>();
+  /** Calls whose handler is still running, with how to answer them early on stop. */
+  const inFlight = new Map<ServerContext, (response: TransportResponse) => void>();
   const killer = new AbortController();
   let listener: Listener | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -108,81 +115,81 @@ export function createServer(options: ServerOptions): Server {
     nodes: [{ id, address: listener?.address ?? '', metadata: { ...options.metadata } }],
   });
 
-  const serve = (request: TransportRequest, transportSignal: AbortSignal): Promise<TransportResponse> => {
+  const serve = (
+    request: TransportRequest,
+    transportSignal: AbortSignal,
+  ): TransportResponse | Promise<TransportResponse> => {
     if (state !== 'running') {
-      return Promise.resolve(
-        errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`)),
-      );
+      return errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`));
     }
     if (request.service !== name) {
-      return Promise.resolve(
-        errorResponse(
-          new MicroError('not_found', `service ${request.service} is not served at ${listener?.address}`),
-        ),
+      return errorResponse(
+        new MicroError('not_found', `service ${request.service} is not served at ${listener?.address}`),
       );
     }
     const entry = handlers.get(request.endpoint);
     if (entry === undefined) {
-      return Promise.resolve(
-        errorResponse(
-          new MicroError(
-            'unimplemented',
-            `service ${name} has no endpoint ${JSON.stringify(request.endpoint)}`,
-            {
-              details: { endpoint: request.endpoint },
-            },
-          ),
+      return errorResponse(
+        new MicroError(
+          'unimplemented',
+          `service ${name} has no endpoint ${JSON.stringify(request.endpoint)}`,
+          {
+            details: { endpoint: request.endpoint },
+          },
         ),
       );
     }
-    return new Promise<TransportResponse>((resolve) => {
-      const call: InFlight = { resolve, controller: undefined };
-      inFlight.add(call);
-      const done = (response: TransportResponse): void => {
-        if (inFlight.delete(call)) resolve(response);
-      };
-      try {
-        const byReference = 'value' in request;
-        const codec = codecs.get(request.contentType);
-        const body = byReference ? request.value : codec.decode(request.body);
-        const context = new ServerContext(
-          name,
-          request,
-          codec.contentType,
-          transportSignal,
-          killer.signal,
-          call,
-        );
-        runWithContext(context, () => entry.handler(body, context)).then(
-          (result) => {
-            context.release();
-            if (byReference) {
-              done({
-                contentType: codec.contentType,
-                metadata: context.responseMetadata,
-                body: empty,
-                value: result,
-              });
-              return;
-            }
-            try {
-              done({
-                contentType: codec.contentType,
-                metadata: context.responseMetadata,
-                body: codec.encode(result),
-              });
-            } catch (err) {
-              done(errorResponse(toMicroError(err)));
-            }
-          },
-          (err: unknown) => {
-            context.release();
-            done(errorResponse(toMicroError(err)));
-          },
-        );
-      } catch (err) {
-        done(errorResponse(toMicroError(err)));
+    const byReference = 'value' in request;
+    let codec: Codec;
+    let body: unknown;
+    try {
+      codec = codecs.get(request.contentType);
+      body = byReference ? request.value : codec.decode(request.body);
+    } catch (err) {
+      return errorResponse(toMicroError(err));
+    }
+    const context = new ServerContext(name, request, codec.contentType, transportSignal, killer.signal);
+    const respond = (result: unknown): TransportResponse => {
+      context.release();
+      if (byReference) {
+        return {
+          contentType: codec.contentType,
+          metadata: context.responseMetadata,
+          body: empty,
+          value: result,
+        };
       }
+      try {
+        return {
+          contentType: codec.contentType,
+          metadata: context.responseMetadata,
+          body: codec.encode(result),
+        };
+      } catch (err) {
+        return errorResponse(toMicroError(err));
+      }
+    };
+    const fail = (err: unknown): TransportResponse => {
+      context.release();
+      return errorResponse(toMicroError(err));
+    };
+    let result: unknown;
+    try {
+      result = runWithContext(context, entry.serve, body, context);
+    } catch (err) {
+      return fail(err);
+    }
+    // A handler that answered at once is answered at once: no promise, no in-flight entry.
+    if (!isThenable(result)) return respond(result);
+    return new Promise<TransportResponse>((resolve) => {
+      inFlight.set(context, resolve);
+      const done = (response: TransportResponse): void => {
+        if (inFlight.delete(context)) resolve(response);
+      };
+      result.then(
+        (value) => done(respond(value)),
+        (err: unknown) => done(fail(err)),
+      );
     });
   };
 
@@ -201,11 +208,13 @@ export function createServer(options: ServerOptions): Server {
       if (typeof handler !== 'function') throw invalidArgument(`handler for ${endpoint} must be a function`);
       if (handlers.has(endpoint))
         throw new MicroError('already_exists', `endpoint ${endpoint} already has a handler`);
-      const typed = handler as (request: unknown, context: CallContext) => unknown;
-      handlers.set(endpoint, {
-        handler: wrap(async (request, context) => typed(request, context)),
-        metadata: handleOptions.metadata ?? {},
-      });
+      const typed = handler as Serve;
+      // Without wrappers the handler is called as it is, so one that answers synchronously costs no promise.
+      const serve: Serve =
+        options.wrappers === undefined || options.wrappers.length === 0
+          ? typed
+          : wrap(async (request, context) => typed(request, context));
+      handlers.set(endpoint, { serve, metadata: handleOptions.metadata ?? {} });
     },
     subscribe(topic, handler, subscribeOptions = {}) {
       checkTopic(topic);
@@ -267,10 +276,10 @@ export function createServer(options: ServerOptions): Server {
       while (inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
       const reason = new MicroError('unavailable', `server ${name} stopped before the call finished`);
       killer.abort(reason);
-      for (const call of [...inFlight]) {
-        inFlight.delete(call);
-        call.controller?.abort(reason);
-        call.resolve(errorResponse(reason));
+      for (const [context, resolve] of [...inFlight]) {
+        inFlight.delete(context);
+        context.abort(reason);
+        resolve(errorResponse(reason));
       }
       await listener?.close();
       state = 'stopped';

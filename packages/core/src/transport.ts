@@ -30,8 +30,14 @@ export interface TransportResponse {
   value?: unknown;
 }
 
-/** Serves one request; `signal` aborts when the caller goes away or the listener closes. */
-export type TransportHandler = (request: TransportRequest, signal: AbortSignal) => Promise<TransportResponse>;
+/**
+ * Serves one request; `signal` aborts when the caller goes away or the listener closes. A handler that has
+ * its answer at once may return it directly instead of a promise.
+ */
+export type TransportHandler = (
+  request: TransportRequest,
+  signal: AbortSignal,
+) => TransportResponse | Promise<TransportResponse>;
 
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
@@ -60,6 +66,16 @@ export interface Transport {
   readonly byReference?: boolean;
   listen(handler: TransportHandler, options?: ListenOptions): Promise<Listener>;
   request(address: string, request: TransportRequest, options?: RequestOptions): Promise<TransportResponse>;
+  /**
+   * In-process transports only: like `request`, but returns the response itself when the handler answered
+   * synchronously, and throws instead of rejecting. The client uses it when present, so that a call to a
+   * local handler costs what a function call does.
+   */
+  requestInline?(
+    address: string,
+    request: TransportRequest,
+    options?: RequestOptions,
+  ): TransportResponse | Promise<TransportResponse>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
