@@ -31,8 +31,9 @@ return out
 
 const sha = createHash('sha1').update(script).digest('hex');
 
-/** Records in one script call at most. */
+/** A script call carries at most this many records, or about this many bytes of them. */
 const maxBatch = 256;
+const maxBatchBytes = 1024 * 1024;
 
 interface Waiting {
   resolve: (duplicate: boolean) => void;
@@ -57,6 +58,7 @@ export function redisAppend(options: {
   let keys: string[] = [options.streamKey];
   let argv: string[] = [...head];
   let waiting: Waiting[] = [];
+  let bytes = 0;
   let scheduled = false;
 
   const settle = (batch: Waiting[], answers: unknown): void => {
@@ -77,6 +79,7 @@ export function redisAppend(options: {
     keys = [options.streamKey];
     argv = [...head];
     waiting = [];
+    bytes = 0;
     let r: Redis;
     try {
       r = options.redis();
@@ -103,7 +106,8 @@ export function redisAppend(options: {
       keys.push(dedupeKey);
       argv.push(type, body);
       waiting.push({ resolve, reject });
-      if (waiting.length >= maxBatch) flush();
+      bytes += body.length;
+      if (waiting.length >= maxBatch || bytes >= maxBatchBytes) flush();
       else if (!scheduled) {
         scheduled = true;
         process.nextTick(flush);
