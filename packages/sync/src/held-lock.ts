@@ -84,15 +84,21 @@ export class HeldLock<L extends Lease> implements Lock {
       );
       throw outcome === 'lock_lost' ? lockLost(this.name, this.token) : reason;
     }
+    // The holder gives the lease up now: its signal aborts before the backend answers, so that nobody sees the next
+    // holder's lock while this one still looks held. A failed release records why, for a later call to report.
+    this.#end(() => lockReleased(this.name, this.token));
+    const failed = (reason: MicroError): MicroError => {
+      this.#ended = reason;
+      return reason;
+    };
     let outcome: true | LeaseEnd;
     try {
       outcome = await this.#bounded(this.#options.backend.release(this.#options.lease));
     } catch (err) {
-      throw this.#end(toMicroError(err, 'unavailable'));
+      throw failed(toMicroError(err, 'unavailable'));
     }
-    if (outcome !== true) throw this.#end(this.#failure(outcome));
-    if (Date.now() >= this.#validUntil) throw this.#end(lockExpired(this.name, this.token));
-    this.#end(() => lockReleased(this.name, this.token));
+    if (outcome !== true) throw failed(this.#failure(outcome));
+    if (Date.now() >= this.#validUntil) throw failed(lockExpired(this.name, this.token));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -6,17 +6,22 @@
  */
 
 /**
- * Takes a free lease and hands out the next token: above the counter, and never below the server's clock in
- * microseconds, so a Redis that restarts without persistence cannot hand out a token it already gave.
+ * Takes a free lease and hands out the next token. The counter counts up from the server's clock in microseconds:
+ * when it is missing (a new name, or a Redis that restarted without persistence) it starts over from the clock,
+ * which is past every token handed out before (a name cannot be taken more than once a microsecond).
  */
 export const acquireScript = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local now = redis.call('TIME')
-local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local token = math.max(last + 1, floor)
-local text = string.format('%.0f', token)
-redis.call('SET', KEYS[2], text)
+local token = redis.call('INCR', KEYS[2])
+local text
+if token == 1 then
+  local now = redis.call('TIME')
+  text = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', KEYS[2], text)
+  token = tonumber(text)
+else
+  text = string.format('%.0f', token)
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', text)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return token

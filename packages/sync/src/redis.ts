@@ -4,7 +4,7 @@ import Redlock, { type Lock as RedlockLock } from 'redlock';
 import { createLocks, type LocksOptions } from './create-locks.js';
 import type { Lease, LeaseBackend, LeaseEnd } from './lease.js';
 import { acquireScript, extendScript, releaseScript, settleScript } from './redis-scripts.js';
-import { RedlockNode } from './redlock-node.js';
+import { RedlockNode, script } from './redlock-node.js';
 import type { Holder, LockMetadata, Locks } from './types.js';
 
 type Client = Redis | Cluster;
@@ -71,33 +71,41 @@ function redisBackend(
   prefix: string,
   driftFactor: number,
 ): LeaseBackend<RedisLease> {
-  const nodes = clients.map((c) => new RedlockNode(c));
+  const scripts = {
+    acquire: script(acquireScript),
+    extend: script(extendScript),
+    release: script(releaseScript),
+    settle: script(settleScript),
+  };
+  const nodes = clients.map((c) => new RedlockNode(c, scripts));
   const quorum = Math.floor(nodes.length / 2) + 1;
-  // redlock runs the quorum algorithm; its own retries are off, as ours add jitter, a wait and validity checks.
-  // Its scripts must be given as functions: redlock 5.0.0-beta.2 silently ignores scripts given as strings.
+  // redlock runs the quorum algorithm of acquire and extend (and cleans up after a refused acquisition); its own
+  // retries are off, as ours add jitter, a wait and validity checks. Its scripts must be given as functions:
+  // redlock 5.0.0-beta.2 silently ignores scripts given as strings. Release needs none of it: one script per node.
   const redlock = new Redlock(
     nodes as unknown as Redis[],
     { driftFactor, retryCount: 0, retryDelay: 0, retryJitter: 0 },
     {
-      acquireScript: () => acquireScript,
-      extendScript: () => extendScript,
-      releaseScript: () => releaseScript,
+      acquireScript: () => scripts.acquire.value,
+      extendScript: () => scripts.extend.value,
+      releaseScript: () => scripts.release.value,
     },
   );
-  const ops = redlock.scripts;
   const keys = (name: string): [string, string] => [`${prefix}{${name}}:lease`, `${prefix}{${name}}:token`];
 
   /** The answers of the nodes to one operation on one lease; forgets them for the next. */
-  const answers = (op: string, value: string): number[] =>
-    nodes.flatMap((node) => {
-      const code = node.answer(op, value);
-      node.forget(op, value);
-      return code === undefined ? [] : [code];
-    });
+  const answers = (op: string, value: string): number[] => {
+    const codes: number[] = [];
+    for (const node of nodes) {
+      const code = node.take(op, value);
+      if (code !== undefined) codes.push(code);
+    }
+    return codes;
+  };
 
-  /** Why an extend or release lost its vote: a node with another holder means lost; a quorum of "gone" means expired. */
-  const ending = (op: string, value: string, err: unknown, what: string): LeaseEnd => {
-    const codes = answers(op, value);
+  /** An extend or release from the nodes' answers: done on a quorum, lost if any node has another holder, expired on a quorum of "gone". */
+  const outcome = (codes: number[], err: unknown, what: string): true | LeaseEnd => {
+    if (codes.filter((c) => c > 0).length >= quorum) return true;
     if (codes.includes(-1)) return 'lock_lost';
     if (codes.filter((c) => c === 0).length >= quorum || /already-expired/.test(String(err)))
       return 'lock_expired';
@@ -107,9 +115,9 @@ function redisBackend(
   };
 
   /** Runs a small script on every node; resolves as soon as a quorum succeeded (a dead node is not waited for). */
-  const onQuorum = async (script: string, keyList: string[], args: string[]): Promise<void> => {
+  const onQuorum = async (s: typeof scripts.settle, keyList: string[], args: string[]): Promise<void> => {
     const results = await gather(
-      nodes.map((n) => n.redis.eval(script, keyList.length, ...keyList, ...args)),
+      nodes.map((n) => n.run(s, keyList, args)),
       (ok) => ok.length >= quorum,
     );
     if (results.ok.length < quorum) {
@@ -144,13 +152,13 @@ function redisBackend(
         }
         return undefined;
       }
-      const tokens = answers(ops.acquireScript.hash, lock.value).filter((c) => c > 0);
+      const tokens = answers(scripts.acquire.hash, lock.value).filter((c) => c > 0);
       const token = Math.max(...tokens);
       const lease: RedisLease = { name, token, lock };
       try {
         // One node: the acquire script recorded everything but metadata. A quorum: every node must learn the token.
         if (nodes.length > 1 || Object.keys(metadata).length > 0) {
-          await onQuorum(settleScript, keys(name), [lock.value, String(token), JSON.stringify(metadata)]);
+          await onQuorum(scripts.settle, keys(name), [lock.value, String(token), JSON.stringify(metadata)]);
         }
       } catch (err) {
         await redlock.release(lock).catch(() => undefined);
@@ -161,20 +169,24 @@ function redisBackend(
     extend: async (lease, ttl) => {
       try {
         lease.lock = await redlock.extend(lease.lock, ttl);
-        answers(ops.extendScript.hash, lease.lock.value);
+        answers(scripts.extend.hash, lease.lock.value);
         return true;
       } catch (err) {
-        return ending(ops.extendScript.hash, lease.lock.value, err, `extend of lock "${lease.name}"`);
+        return outcome(answers(scripts.extend.hash, lease.lock.value), err, `extend of lock "${lease.name}"`);
       }
     },
     release: async (lease) => {
-      try {
-        await redlock.release(lease.lock);
-        answers(ops.releaseScript.hash, lease.lock.value);
-        return true;
-      } catch (err) {
-        return ending(ops.releaseScript.hash, lease.lock.value, err, `release of lock "${lease.name}"`);
+      const { resources, value } = lease.lock;
+      const what = `release of lock "${lease.name}"`;
+      const [only] = nodes;
+      if (nodes.length === 1 && only !== undefined) {
+        return outcome([await only.run(scripts.release, resources, [value])], undefined, what);
       }
+      const results = await gather(
+        nodes.map((n) => n.run(scripts.release, resources, [value])),
+        (ok) => ok.filter((c) => c > 0).length >= quorum,
+      );
+      return outcome(results.ok, results.failed[0], what);
     },
     inspect: async (name) => {
       const [leaseKey] = keys(name);
