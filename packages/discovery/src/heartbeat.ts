@@ -46,14 +46,21 @@ export function heartbeat(registry: Registry, service: Service, options: Heartbe
     await registry.register(service, { ttl });
     beats += 1;
   };
+  let started = Date.now();
   const schedule = (): void => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      inFlight = beat().catch((err: unknown) => {
-        options.onError?.(err);
-      });
-      void inFlight.then(schedule);
-    }, interval);
+    // Renewals start one interval apart however long each one takes, so a slow backend does not push the
+    // next renewal back into the ttl.
+    timer = setTimeout(
+      () => {
+        started = Date.now();
+        inFlight = beat().catch((err: unknown) => {
+          options.onError?.(err);
+        });
+        void inFlight.then(schedule);
+      },
+      Math.max(0, started + interval - Date.now()),
+    );
     timer.unref();
   };
   const ready = beat();

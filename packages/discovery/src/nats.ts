@@ -8,7 +8,7 @@ import {
   type Service,
   type WatchOptions,
 } from '@micro-os/core';
-import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv';
+import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   checkRegistration,
@@ -64,7 +64,7 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
   const maxRecordBytes = options.maxRecordBytes ?? defaultMaxRecordBytes;
   const owned = options.connection === undefined;
   let nc: Promise<NatsConnection> | undefined;
-  let kv: Promise<KV> | undefined;
+  let kv: Promise<Bucket> | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
   const watchers = new Watchers();
@@ -89,8 +89,13 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
     });
     return nc;
   };
-  const store = (): Promise<KV> => {
-    kv ??= connection().then((conn) => new Kvm(conn).create(bucket, { history: 1 }));
+  const store = (): Promise<Bucket> => {
+    kv ??= connection().then(async (conn) => {
+      const created = await new Kvm(conn).create(bucket, { history: 1 });
+      if (!(created instanceof Bucket))
+        throw new MicroError('internal', `nats registry: bucket ${bucket} is not a JetStream KV Bucket`);
+      return created;
+    });
     kv.catch(() => {
       kv = undefined;
     });
@@ -137,8 +142,12 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
 
   const read = async (filter: string): Promise<{ key: string; stored: Stored; revision: number }[]> => {
     const k = await store();
-    const keys: string[] = [];
-    for await (const key of await k.keys(filter)) keys.push(key);
+    // The keys are the stream's subjects, listed in one request. kv.keys() runs a consumer instead, which
+    // misses its end when keys change while it reads and then waits for its idle heartbeat (5 s).
+    const info = await k.jsm.streams.info(k.stream, { subjects_filter: k.fullKeyName(filter) });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) =>
+      k.decodeKey(subject.slice(k.prefixLen)),
+    );
     const entries = await Promise.all(keys.map((key) => k.get(key)));
     const found: { key: string; stored: Stored; revision: number }[] = [];
     for (const entry of entries) {
@@ -164,7 +173,7 @@ export function natsRegistry(options: NatsRegistryOptions = {}): Registry {
       .map((f) => ({ record: f.stored.record, ttl: ttlOf(f.stored) }));
   };
 
-  const put = async (k: KV, record: NodeRecord, expires: number | null): Promise<void> => {
+  const put = async (k: Bucket, record: NodeRecord, expires: number | null): Promise<void> => {
     const key = keyOf(record.service.name, record.service.version, record.node.id);
     const data = JSON.stringify({ record, expires } satisfies Stored);
     for (let attempt = 0; ; attempt += 1) {

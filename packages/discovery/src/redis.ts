@@ -169,7 +169,13 @@ export function redisRegistry(options: RedisRegistryOptions = {}): Registry {
 
   const startSubscriber = (): void => {
     if (subscriber !== undefined) return;
-    const sub = redis().duplicate({ lazyConnect: false, maxRetriesPerRequest: null });
+    // No ready check: its INFO fails once a (P)SUBSCRIBE has gone out on the connection, and ioredis sends
+    // subscribe commands before the check when they are issued between connect and ready.
+    const sub = redis().duplicate({
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      enableReadyCheck: false,
+    });
     subscriber = sub;
     sub.on('error', onError);
     // Changes published while the subscriber is disconnected are lost, so a watch ends with `unavailable`
