@@ -95,6 +95,20 @@ describe('logger', () => {
     });
   });
 
+  it('applies a level set at run time to the logger and its children', () => {
+    const out = memoryOutput();
+    const log = createLogger({ outputs: [out], level: 'warn' });
+    const child = log.with({ component: 'db' });
+    log.info('dropped');
+    child.warn('kept');
+    log.level = 'debug';
+    child.level = 'debug';
+    log.debug('now kept');
+    child.debug('child kept');
+    log.trace('dropped too');
+    expect(out.lines().map((l) => l.msg)).toEqual(['kept', 'now kept', 'child kept']);
+  });
+
   it('rejects unknown levels with invalid_argument', () => {
     const invalid = expect.objectContaining({ code: 'invalid_argument' });
     expect(() => createLogger({ level: 'loud' as 'info', outputs: [memoryOutput()] })).toThrow(invalid);
@@ -151,6 +165,43 @@ describe('redaction', () => {
       err: { message: 'boom' },
     });
     expect(headers.Authorization).toBe('Bearer b');
+  });
+
+  it('matches secret names with separators at either end and in any case, and leaves look-alikes alone', () => {
+    const out = memoryOutput();
+    const log = createLogger({ outputs: [out] });
+    log.info('edges', {
+      _password_: 'a',
+      '-Token': 'b',
+      API_KEY: 'c',
+      'x-api-key': 'd',
+      SESSION_ID: 'e',
+      tokens: 'visible',
+      passwords: 'visible',
+      apiKeyId: 'visible',
+    });
+    expect(out.lines()[0]).toMatchObject({
+      _password_: '[REDACTED]',
+      '-Token': '[REDACTED]',
+      API_KEY: '[REDACTED]',
+      'x-api-key': '[REDACTED]',
+      SESSION_ID: '[REDACTED]',
+      tokens: 'visible',
+      passwords: 'visible',
+      apiKeyId: 'visible',
+    });
+  });
+
+  it('hides secrets two levels down and in child fields given after a plain line', () => {
+    const out = memoryOutput();
+    const log = createLogger({ outputs: [out] });
+    log.info('plain', { orderId: 1, user: 'ada' });
+    log.with({ db: { auth: { password: 'p' } } }).info('nested', { req: { body: { token: 't', n: 1 } } });
+    const [, line] = out.lines();
+    expect(line).toMatchObject({
+      db: { auth: { password: '[REDACTED]' } },
+      req: { body: { token: '[REDACTED]', n: 1 } },
+    });
   });
 
   it('hides configured paths, in child bindings too, with the censor given', () => {
