@@ -214,30 +214,50 @@ class ServedCall {
       reply(this.res, 400, errorFrame(toMicroError(err, 'invalid_argument')));
       return;
     }
-    void this.run(request);
+    this.run(request);
   }
 
-  async run(request: TransportRequest): Promise<void> {
+  run(request: TransportRequest): void {
     const { endpoint, res } = this;
     const controller = connectionController(this.req.socket as Connection);
     this.controller = controller;
+    let response: TransportResponse | Promise<TransportResponse>;
+    try {
+      response = endpoint.handler(request, controller.signal);
+    } catch (err) {
+      response = errorResponse(toMicroError(err));
+    }
+    // A handler that answered at once is replied to at once, without registering the call as running.
+    if (!(response instanceof Promise)) {
+      reply(res, 200, this.frame(response));
+      return;
+    }
     this.running = true;
     endpoint.active.add(this);
     res.on('close', onServedClose);
-    let frame: Uint8Array;
+    response.then(
+      (answer) => this.finish(this.frame(answer)),
+      (err: unknown) => this.finish(errorFrame(toMicroError(err))),
+    );
+  }
+
+  frame(response: TransportResponse): Uint8Array {
+    const { maxSize } = this.endpoint;
     try {
-      const response = await endpoint.handler(request, controller.signal);
-      frame =
-        response.body.byteLength > endpoint.maxSize
-          ? errorFrame(oversized('response', response.body.byteLength, endpoint.maxSize))
-          : encodeResponse(response);
+      return response.body.byteLength > maxSize
+        ? errorFrame(oversized('response', response.body.byteLength, maxSize))
+        : encodeResponse(response);
     } catch (err) {
-      frame = errorFrame(toMicroError(err));
+      return errorFrame(toMicroError(err));
     }
+  }
+
+  finish(frame: Uint8Array): void {
+    const { endpoint } = this;
     this.running = false;
     endpoint.active.delete(this);
     if (endpoint.active.size === 0) endpoint.drained?.();
-    reply(res, 200, frame);
+    reply(this.res, 200, frame);
   }
 
   abort(reason: MicroError): void {
