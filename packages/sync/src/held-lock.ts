@@ -84,8 +84,10 @@ export class HeldLock<L extends Lease> implements Lock {
       );
       throw outcome === 'lock_lost' ? lockLost(this.name, this.token) : reason;
     }
-    // The holder gives the lease up now: its signal aborts before the backend answers, so that nobody sees the next
-    // holder's lock while this one still looks held. A failed release records why, for a later call to report.
+    // The request goes out first; the holder gives the lease up at once: its signal aborts before the backend
+    // answers, so that nobody sees the next holder's lock while this one still looks held. A failed release
+    // records why, for a later call to report.
+    const pending = this.#options.backend.release(this.#options.lease);
     this.#end(() => lockReleased(this.name, this.token));
     const failed = (reason: MicroError): MicroError => {
       this.#ended = reason;
@@ -93,7 +95,7 @@ export class HeldLock<L extends Lease> implements Lock {
     };
     let outcome: true | LeaseEnd;
     try {
-      outcome = await this.#bounded(this.#options.backend.release(this.#options.lease));
+      outcome = await this.#bounded(pending);
     } catch (err) {
       throw failed(toMicroError(err, 'unavailable'));
     }
