@@ -29,24 +29,31 @@ afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** A fixture process; `onLine` sees every line it prints, and the promise resolves once it prints `ready`. */
-function spawnFixture(file: string, args: string[], onLine: (line: string) => void): Promise<ChildProcess> {
+interface Fixture {
+  child: ChildProcess;
+  /** Resolves once the process prints `ready`. */
+  ready: Promise<void>;
+}
+
+/** A fixture process; `onLine` sees every line it prints except `ready`. */
+function spawnFixture(file: string, args: string[], onLine: (line: string) => void): Fixture {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--conditions=@micro-os/source', fixture(file), ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.add(child);
   child.on('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line === 'ready') resolve(child);
+      if (line === 'ready') resolve();
       else onLine(line);
     });
     child.once('exit', (code, signal) =>
       reject(new Error(`${file} exited with ${code ?? signal} before ready`)),
     );
   });
+  return { child, ready };
 }
 
 const until = async (check: () => boolean, ms: number, what: string): Promise<void> => {
@@ -89,18 +96,15 @@ function watchHere(name: string, registry: Registry, service: string, signal: Ab
   return watcher;
 }
 
-async function watchElsewhere(
-  name: string,
-  args: string[],
-): Promise<{ watcher: Watcher; child: ChildProcess }> {
+function watchElsewhere(name: string, args: string[]): Fixture & { watcher: Watcher } {
   const watcher: Watcher = { name, seen: [] };
-  const child = await spawnFixture('watcher.ts', args, (line) => {
+  const fixtureProcess = spawnFixture('watcher.ts', args, (line) => {
     watcher.seen.push(JSON.parse(line) as Seen);
   });
-  child.once('exit', (code, signal) => {
+  fixtureProcess.child.once('exit', (code, signal) => {
     watcher.failure ??= new Error(`${name}: watcher process exited with ${code ?? signal}`);
   });
-  return { watcher, child };
+  return { ...fixtureProcess, watcher };
 }
 
 interface Backend {
@@ -162,12 +166,20 @@ describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () =>
       const controller = new AbortController();
       const registries = [backend.create(), backend.create()];
       const [first, second] = registries as [Registry, Registry];
-      const elsewhere = await watchElsewhere('watcher process', [
-        backend.name,
-        backend.url,
-        backend.store,
-        svc,
-      ]);
+      const beats = new Map<string, number>(nodeIds.map((n) => [n, 0]));
+      // A node process loads at once but registers only when told `go`.
+      const startNode = (node: string): Fixture =>
+        spawnFixture(
+          'heartbeat-node.ts',
+          [backend.name, backend.url, backend.store, svc, node, String(ttl), String(interval)],
+          (line) => {
+            if (line === 'beat') beats.set(node, (beats.get(node) ?? 0) + 1);
+          },
+        );
+      // The processes start side by side: the nodes load while the watchers get ready.
+      const elsewhere = watchElsewhere('watcher process', [backend.name, backend.url, backend.store, svc]);
+      const nodes = nodeIds.map(startNode);
+      await elsewhere.ready;
       const watchers = [
         watchHere('watcher 1', first, svc, controller.signal),
         watchHere('watcher 2', second, svc, controller.signal),
@@ -216,17 +228,10 @@ describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () =>
       }
       for (const w of watchers) w.seen = w.seen.filter((s) => s.node?.startsWith('probe') !== true);
 
-      const beats = new Map<string, number>(nodeIds.map((n) => [n, 0]));
-      const startNode = (node: string): Promise<ChildProcess> =>
-        spawnFixture(
-          'heartbeat-node.ts',
-          [backend.name, backend.url, backend.store, svc, node, String(ttl), String(interval)],
-          (line) => {
-            if (line === 'beat') beats.set(node, (beats.get(node) ?? 0) + 1);
-          },
-        );
-      const nodes = await Promise.all(nodeIds.map(startNode));
-      const [n0, n1] = nodes as [ChildProcess, ChildProcess, ChildProcess];
+      const nodesFrom = Date.now();
+      for (const node of nodes) node.child.stdin?.write('go\n');
+      await Promise.all(nodes.map((node) => node.ready));
+      const [n0, n1] = nodes.map((node) => node.child) as [ChildProcess, ChildProcess, ChildProcess];
       await everyWatcher((w) => nodeIds.every((n) => count(w, 'create', n) === 1), 10_000, 'nodes seen');
 
       // 1,000 heartbeats from live nodes, and not one of them seen leaving by any watcher.
@@ -246,7 +251,7 @@ describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () =>
         (heartbeats / nodeIds.length) * interval * 1.15,
         `${heartbeats} heartbeats`,
       );
-      const liveFor = Date.now() - started;
+      const liveFor = Date.now() - nodesFrom;
       const sentLive = sent();
       expect(sent()).toBeGreaterThanOrEqual(heartbeats);
       expect(evictions()).toEqual([]);
@@ -270,7 +275,9 @@ describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () =>
       n1.kill('SIGKILL');
       await everyWatcher((w) => count(w, 'delete', 'n1') === 1, ttl + 5000, 'killed node gone');
       const killedGone = Math.max(...watchers.map((w) => timeOf(w, 'delete', 'n1', 1) - killedAt));
-      const restarted = await startNode('n1');
+      const restarted = startNode('n1');
+      restarted.child.stdin?.write('go\n');
+      await restarted.ready;
       await everyWatcher((w) => count(w, 'create', 'n1') === 2, 10_000, 'restarted node back');
       for (const registry of registries) {
         const found = await registry.getService(svc);
@@ -295,12 +302,12 @@ describe.concurrent('heartbeats, 3 nodes with ttl 3 s and 1 s heartbeats', () =>
         }
       }
 
-      for (const child of [...nodes, restarted, elsewhere.child]) child.kill('SIGKILL');
+      for (const { child } of [...nodes, restarted, elsewhere]) child.kill('SIGKILL');
       controller.abort();
       for (const registry of registries) await registry.close();
       await backend.cleanup();
       console.log(
-        `${backend.name}: ${sentLive} heartbeats over ${(liveFor / 1000).toFixed(0)} s with 0 evictions; ` +
+        `${backend.name}: nodes registering after ${((nodesFrom - started) / 1000).toFixed(1)} s, ${sentLive} heartbeats over ${(liveFor / 1000).toFixed(0)} s with 0 evictions; ` +
           `SIGSTOP seen by every watcher after ${stoppedGone} ms, back ${resumedBack} ms after SIGCONT, ` +
           `SIGKILL seen after ${killedGone} ms`,
       );
