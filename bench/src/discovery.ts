@@ -11,8 +11,8 @@ import pg from 'pg';
 
 /**
  * @micro-os/discovery: the cost of a cached lookup (target <= 1 µs) beside the uncached memory registry, and the
- * time from `deregister()` returning to a watcher on another connection knowing (target <= 100 ms), median and
- * worst of 50 on each backend.
+ * time from `deregister()` being called to three watchers on other connections all knowing (target <= 100 ms),
+ * median and worst of 50 on each backend.
  */
 const service = (name: string, id: string): Service => ({
   name,
@@ -45,33 +45,39 @@ async function lookupCost(): Promise<void> {
 
 async function deregistrationSeen(name: string, create: () => Registry): Promise<void> {
   const writer = create();
-  const watcher = create();
+  const watchers = [create(), create(), create()];
   const svc = `bench-${randomUUID().slice(0, 8)}`;
   const controller = new AbortController();
-  let waiting: ((at: number) => void) | undefined;
-  void (async () => {
-    for await (const event of watcher.watch({ service: svc, signal: controller.signal }))
-      if (event.type === 'delete') waiting?.(performance.now());
-  })();
+  // Deletes seen so far in this round; the round ends when every watcher has seen one.
+  let seen = 0;
+  let everyone: ((at: number) => void) | undefined;
+  for (const watcher of watchers) {
+    void (async () => {
+      for await (const event of watcher.watch({ service: svc, signal: controller.signal })) {
+        if (event.type === 'delete' && ++seen === watchers.length) everyone?.(performance.now());
+      }
+    })();
+  }
   await new Promise((r) => setTimeout(r, 500));
   const samples: number[] = [];
   for (let i = 0; i < 50; i++) {
     await writer.register(service(svc, `n${i}`));
     await new Promise((r) => setTimeout(r, 10));
-    const seen = new Promise<number>((resolve) => (waiting = resolve));
+    seen = 0;
+    const known = new Promise<number>((resolve) => (everyone = resolve));
     const t0 = performance.now();
     await writer.deregister(service(svc, `n${i}`));
-    samples.push((await seen) - t0);
+    samples.push((await known) - t0);
   }
   samples.sort((a, b) => a - b);
   const p50 = samples[25] ?? 0;
   const max = samples[samples.length - 1] ?? 0;
   console.log(
-    `discovery ${name} deregistration -> watcher: p50 ${p50.toFixed(2)} ms, max ${max.toFixed(2)} ms (target <= 100 ms: ${max <= 100 ? 'meets' : 'BELOW'})`,
+    `discovery ${name} deregistration -> all ${watchers.length} watchers: p50 ${p50.toFixed(2)} ms, max ${max.toFixed(2)} ms (target <= 100 ms: ${max <= 100 ? 'meets' : 'BELOW'})`,
   );
   controller.abort();
   await writer.close();
-  await watcher.close();
+  for (const watcher of watchers) await watcher.close();
 }
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
