@@ -182,6 +182,7 @@ describe.each([natsServer(), redisServer()])('nothing lost on $name', (server) =
 
     const ids = Array.from({ length: N }, () => randomUUID());
     let publishRetries = 0;
+    let published = 0;
     let next = 0;
     const publishAll = Promise.all(
       Array.from({ length: publishers }, async () => {
@@ -191,6 +192,7 @@ describe.each([natsServer(), redisServer()])('nothing lost on $name', (server) =
           for (;;) {
             try {
               await events.publish({ id, type, data: { i } }, { timeout: 2000 });
+              published += 1;
               break;
             } catch {
               publishRetries += 1;
@@ -239,15 +241,28 @@ describe.each([natsServer(), redisServer()])('nothing lost on $name', (server) =
     };
 
     try {
-      await waitSeen(N * 0.5, 120_000);
+      // Mid-consume, usually mid-publish too (publishes in flight time out and are retried under the same id).
+      // Restarting nats-server 2.9.10 while the group is caught up with the publishers has left a few dozen ids
+      // stored but never delivered (the group reporting nothing pending) in about one run of four.
+      await waitSeen(N / 2, 120_000);
       serverProcess.kill('SIGTERM');
       await new Promise((r) => serverProcess.once('exit', r));
-      console.log(`${server.name}: server stopped at ${elapsed()}, ${seen.size} ids handled`);
+      console.log(
+        `${server.name}: server stopped at ${elapsed()}, ${published} published, ${seen.size} handled`,
+      );
       await sleep(500);
       serverProcess = await server.start();
 
       await publishAll;
-      await waitSeen(N, 150_000);
+      await waitSeen(N, Number(process.env.WAIT ?? 150_000)).catch(async (err: unknown) => {
+        // Say whether the ids never handled were stored at all, and what the group still holds.
+        const stored = new Set<string>();
+        for await (const record of events.replay(type)) stored.add(record.id);
+        const missing = ids.filter((id) => !seen.has(id));
+        throw new Error(
+          `${(err as Error).message}: ${missing.filter((id) => stored.has(id)).length} of the ${missing.length} missing are stored, ${stored.size} stored in all, ${await server.pending(namespace, group)} pending in the group`,
+        );
+      });
     } finally {
       finish();
       await killer;
