@@ -60,7 +60,10 @@ export function cachedRegistry(registry: Registry, options: CachedRegistryOption
   const generations = new Map<string, number>();
   let epoch = 0;
   const closer = new AbortController();
+  /** The watch is up: entries fetched now stay valid until an event touches them. */
   let watching = false;
+  /** The loop that keeps a watch open is running (it may be waiting to restart one). */
+  let following = false;
 
   const invalidateAll = (): void => {
     epoch += 1;
@@ -154,8 +157,8 @@ export function cachedRegistry(registry: Registry, options: CachedRegistryOption
       const entry = cache.get(name);
       if (entry?.valid && Date.now() - entry.fetched < maxAge) return copy(entry.services, false);
       checkServiceName(name);
-      if (!watching && !closer.signal.aborted) {
-        watching = true;
+      if (!following && !closer.signal.aborted) {
+        following = true;
         void follow();
       }
       if (entry?.stale === true) {

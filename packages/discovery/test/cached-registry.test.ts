@@ -10,10 +10,17 @@ const service = (ids: string[]): Service => ({
   nodes: ids.map((id) => ({ id, address: `127.0.0.1:${4000 + ids.indexOf(id)}`, metadata: {} })),
 });
 
-/** A memory registry that counts lookups and can be made unreachable. */
-function flaky(): { registry: Registry; lookups: () => number; down: (value: boolean) => void } {
+/** A memory registry that counts lookups and watches and can be made unreachable. */
+function flaky(): {
+  registry: Registry;
+  lookups: () => number;
+  watches: () => { started: number; open: number };
+  down: (value: boolean) => void;
+} {
   const inner = memoryRegistry();
   let lookups = 0;
+  let started = 0;
+  let open = 0;
   let isDown = false;
   const registry: Registry = {
     ...inner,
@@ -21,7 +28,19 @@ function flaky(): { registry: Registry; lookups: () => number; down: (value: boo
     register: (s, o) => inner.register(s, o),
     deregister: (s) => inner.deregister(s),
     listServices: (o) => inner.listServices(o),
-    watch: (o) => inner.watch(o),
+    async *watch(o) {
+      started += 1;
+      open += 1;
+      try {
+        if (isDown) throw new MicroError('unavailable', 'backend down');
+        for await (const event of inner.watch(o)) {
+          if (isDown) throw new MicroError('unavailable', 'watch connection lost');
+          yield event;
+        }
+      } finally {
+        open -= 1;
+      }
+    },
     close: () => inner.close(),
     [Symbol.asyncDispose]: () => inner.close(),
     async getService(name, options) {
@@ -30,7 +49,12 @@ function flaky(): { registry: Registry; lookups: () => number; down: (value: boo
       return inner.getService(name, options);
     },
   };
-  return { registry, lookups: () => lookups, down: (value) => (isDown = value) };
+  return {
+    registry,
+    lookups: () => lookups,
+    watches: () => ({ started, open }),
+    down: (value) => (isDown = value),
+  };
 }
 
 describe('cachedRegistry', () => {
@@ -76,6 +100,27 @@ describe('cachedRegistry', () => {
     const [fresh] = await cached.getService('greeter');
     expect(fresh?.metadata['registry.stale']).toBeUndefined();
     expect(cached.cacheInfo('greeter')?.stale).toBe(false);
+    await cached.close();
+  });
+
+  it('keeps one watch, restarted with backoff, however many lookups happen while the backend is down', async () => {
+    const backend = flaky();
+    const cached = cachedRegistry(backend.registry, { maxAge: 50 });
+    await cached.register(service(['a']));
+    await cached.getService('greeter');
+    backend.down(true);
+    // The next event breaks the open watch; every new one fails at once, and the cache restarts it after
+    // 200, 400, 800 ms... whatever the lookups do.
+    await backend.registry.deregister(service(['a']));
+    const until = Date.now() + 1000;
+    while (Date.now() < until) {
+      await cached.getService('greeter');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(backend.watches().started).toBeLessThanOrEqual(5);
+    backend.down(false);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(backend.watches().open).toBe(1);
     await cached.close();
   });
 
