@@ -15,12 +15,19 @@ import {
   type Selector,
   type Strategy,
 } from './selector.js';
-import type { Transport, TransportRequest, TransportResponse } from './transport.js';
+import type {
+  RequestOptions,
+  ResponseReceiver,
+  Transport,
+  TransportRequest,
+  TransportResponse,
+} from './transport.js';
 
 const empty = new Uint8Array(0);
 const bodyOf = <T>(response: CallResponse<T>): T => response.body;
 const noCallOptions: CallOptions = {};
 const noSelectOptions: SelectOptions = {};
+const noop = (): void => {};
 
 /** One call as wrappers see it. */
 export interface CallRequest {
@@ -132,10 +139,16 @@ export function createClient(options: ClientOptions): Client {
     }
   };
 
-  /** One call from its first attempt to its last: settings fixed up front, retries on retryable codes. */
-  class Attempts {
+  /**
+   * One call from its first attempt to its last: settings fixed up front, retries on retryable codes. It settles
+   * with the body alone (`client.call`) or with `{ body, metadata }` (wrappers, `callWithMetadata`).
+   */
+  class Attempts implements ResponseReceiver {
     attempt = 0;
     node: Node | undefined;
+    /** The caller's promise, while the call goes through a transport that reports to a receiver. */
+    settle: (outcome: unknown) => void = noop;
+    abandon: (error: unknown) => void = noop;
 
     constructor(
       readonly request: CallRequest,
@@ -147,23 +160,30 @@ export function createClient(options: ClientOptions): Client {
       readonly body: Uint8Array,
       readonly next: Next | undefined,
       readonly address: string | undefined,
+      readonly bodyOnly: boolean,
     ) {}
 
     get what(): string {
       return `call to ${this.request.service}.${this.request.endpoint}`;
     }
 
-    /** One attempt; answers synchronously when the transport did (an in-process handler). */
-    run(): CallResponse | Promise<CallResponse> {
+    /** The outcome, or a promise of it; synchronous when an in-process handler answered at once. */
+    start(): unknown {
+      if (transport.requestTo === undefined) return this.run();
+      return new Promise((resolve, reject) => {
+        this.settle = resolve;
+        this.abandon = reject;
+        this.send();
+      });
+    }
+
+    /** Picks the node for this attempt; undefined when the deadline has already passed. */
+    prepare(): { address: string; request: TransportRequest; options: RequestOptions } | undefined {
       const { request, signal } = this;
       const node = this.next?.();
       this.node = node;
       const left = this.deadline - Date.now();
-      if (left <= 0) {
-        return this.failed(
-          new MicroError('deadline_exceeded', `${this.what} exceeded its deadline of ${this.timeout} ms`),
-        );
-      }
+      if (left <= 0) return undefined;
       const transportRequest: TransportRequest = {
         service: request.service,
         endpoint: request.endpoint,
@@ -173,55 +193,124 @@ export function createClient(options: ClientOptions): Client {
         body: this.body,
       };
       if (byReference) transportRequest.value = request.body;
-      const address = node?.address ?? (this.address as string);
-      const requestOptions = { signal, timeout: left };
+      return {
+        address: node?.address ?? (this.address as string),
+        request: transportRequest,
+        options: { signal, timeout: left },
+      };
+    }
+
+    expired(): MicroError {
+      return new MicroError('deadline_exceeded', `${this.what} exceeded its deadline of ${this.timeout} ms`);
+    }
+
+    /** One attempt through `request` or `requestInline`. */
+    run(): unknown {
+      const attempt = this.prepare();
+      if (attempt === undefined) return this.failed(this.expired());
       let response: TransportResponse | Promise<TransportResponse>;
       try {
         response =
           transport.requestInline === undefined
-            ? transport.request(address, transportRequest, requestOptions)
-            : transport.requestInline(address, transportRequest, requestOptions);
+            ? transport.request(attempt.address, attempt.request, attempt.options)
+            : transport.requestInline(attempt.address, attempt.request, attempt.options);
       } catch (err) {
         return this.failed(this.toError(err));
       }
       if (response instanceof Promise) {
         return response.then(
-          (answer) => this.answered(answer),
+          (answer) => this.settled(answer),
           (err: unknown) => this.failed(this.toError(err)),
         );
       }
-      return this.answered(response);
+      return this.settled(response);
     }
 
-    answered(response: TransportResponse): CallResponse | Promise<CallResponse> {
-      if (response.error !== undefined) return this.failed(fromWireError(response.error));
+    settled(response: TransportResponse): unknown {
+      try {
+        return this.answered(response);
+      } catch (err) {
+        return this.failed(err as MicroError);
+      }
+    }
+
+    async failed(error: MicroError): Promise<unknown> {
+      const pause = this.retryPause(error);
+      if (pause === undefined) throw error;
+      await sleep(pause, this.signal);
+      return this.run();
+    }
+
+    /** One attempt through `requestTo`: the transport answers in onResponse or onError. */
+    send(): void {
+      let attempt: ReturnType<Attempts['prepare']>;
+      try {
+        attempt = this.prepare();
+      } catch (err) {
+        this.abandon(err);
+        return;
+      }
+      if (attempt === undefined) this.retry(this.expired());
+      else transport.requestTo?.(attempt.address, attempt.request, attempt.options, this);
+    }
+
+    onResponse(response: TransportResponse): void {
+      let outcome: unknown;
+      try {
+        outcome = this.answered(response);
+      } catch (err) {
+        this.retry(err as MicroError);
+        return;
+      }
+      this.settle(outcome);
+    }
+
+    onError(error: MicroError): void {
+      this.retry(this.toError(error));
+    }
+
+    retry(error: MicroError): void {
+      const pause = this.retryPause(error);
+      if (pause === undefined) this.abandon(error);
+      else
+        sleep(pause, this.signal).then(
+          () => this.send(),
+          (err: unknown) => this.abandon(err),
+        );
+    }
+
+    /** The outcome of a response, or the MicroError it carries (thrown). */
+    answered(response: TransportResponse): unknown {
+      if (response.error !== undefined) throw fromWireError(response.error);
       let value: unknown;
       try {
         value = 'value' in response ? response.value : codecs.get(response.contentType).decode(response.body);
       } catch (err) {
-        return this.failed(toMicroError(err));
+        throw toMicroError(err);
       }
       if (this.node !== undefined) selector.mark(this.request.service, this.node);
-      return { body: value, metadata: response.metadata };
+      return this.bodyOnly ? value : { body: value, metadata: response.metadata };
     }
 
     toError(err: unknown): MicroError {
       return this.signal?.aborted ? abortError(this.signal, this.what) : toMicroError(err);
     }
 
-    async failed(error: MicroError): Promise<CallResponse> {
+    /** Marks the node; the pause before the next attempt, or undefined when this error ends the call. */
+    retryPause(error: MicroError): number | undefined {
       if (this.node !== undefined) selector.mark(this.request.service, this.node, error);
-      if (this.attempt >= this.retries || !isRetryable(error)) throw error;
+      if (this.attempt >= this.retries || !isRetryable(error)) return undefined;
       this.attempt++;
       const pause = Math.min(backoff(this.attempt), this.deadline - Date.now());
-      if (pause <= 0) throw error;
-      await sleep(pause, this.signal);
-      return this.run();
+      return pause > 0 ? pause : undefined;
     }
   }
 
-  /** The innermost call: never throws, answers synchronously when the transport did. */
-  const send = (request: CallRequest, callOptions: CallOptions): CallResponse | Promise<CallResponse> => {
+  /**
+   * The innermost call: never throws; settles with the body alone when `bodyOnly`, else with the CallResponse;
+   * answers synchronously when the transport did.
+   */
+  const send = (request: CallRequest, callOptions: CallOptions, bodyOnly: boolean): unknown => {
     try {
       checkNames(request.service, request.endpoint);
       const context = currentContext();
@@ -238,7 +327,7 @@ export function createClient(options: ClientOptions): Client {
       const codec = codecs.get(callOptions.contentType);
       const body = byReference ? empty : codec.encode(request.body);
       const deadline = now + timeout;
-      const start = (next: Next | undefined): CallResponse | Promise<CallResponse> =>
+      const start = (next: Next | undefined): unknown =>
         new Attempts(
           request,
           timeout,
@@ -249,7 +338,8 @@ export function createClient(options: ClientOptions): Client {
           body,
           next,
           callOptions.address,
-        ).run();
+          bodyOnly,
+        ).start();
       if (callOptions.address !== undefined) return start(undefined);
       const selected = selector.select(
         request.service,
@@ -268,16 +358,13 @@ export function createClient(options: ClientOptions): Client {
   };
 
   const wrappers = options.wrappers ?? [];
-  /** The wrapped call, or `send` itself when there are no wrappers (a synchronous answer stays synchronous). */
-  const call =
+  /** The wrapped call, or undefined when there are no wrappers and `send` serves calls directly. */
+  const wrapped =
     wrappers.length === 0
-      ? send
+      ? undefined
       : wrappers.reduceRight<Call>(
           (next, wrap) => wrap(next),
-          (request, callOptions) => {
-            const response = send(request, callOptions);
-            return response instanceof Promise ? response : Promise.resolve(response);
-          },
+          (request, callOptions) => Promise.resolve(send(request, callOptions, false) as CallResponse),
         );
 
   const rawPublish: Publish = async (message, publishOptions) => {
@@ -296,13 +383,19 @@ export function createClient(options: ClientOptions): Client {
     rawPublish,
   );
 
+  /** Runs a call through the wrappers, or straight to `send`; the body alone when `bodyOnly` and unwrapped. */
   const dispatch = (
     service: string,
     endpoint: string,
     body: unknown,
     callOptions: CallOptions,
-  ): CallResponse | Promise<CallResponse> =>
-    call({ service, endpoint, body, metadata: mergeMetadata(callOptions.metadata) }, callOptions);
+    bodyOnly: boolean,
+  ): unknown => {
+    const request = { service, endpoint, body, metadata: mergeMetadata(callOptions.metadata) };
+    if (wrapped === undefined) return send(request, callOptions, bodyOnly);
+    const response = wrapped(request, callOptions);
+    return bodyOnly ? response.then(bodyOf) : response;
+  };
 
   return {
     selector,
@@ -312,7 +405,7 @@ export function createClient(options: ClientOptions): Client {
       request: Req,
       callOptions: CallOptions = noCallOptions,
     ): Promise<CallResponse<Res>> {
-      const response = dispatch(service, endpoint, request, callOptions);
+      const response = dispatch(service, endpoint, request, callOptions, false);
       return (response instanceof Promise ? response : Promise.resolve(response)) as Promise<
         CallResponse<Res>
       >;
@@ -323,10 +416,8 @@ export function createClient(options: ClientOptions): Client {
       request: Req,
       callOptions: CallOptions = noCallOptions,
     ): Promise<Res> {
-      const response = dispatch(service, endpoint, request, callOptions);
-      return (
-        response instanceof Promise ? response.then(bodyOf) : Promise.resolve(response.body)
-      ) as Promise<Res>;
+      const response = dispatch(service, endpoint, request, callOptions, true);
+      return (response instanceof Promise ? response : Promise.resolve(response)) as Promise<Res>;
     },
     publish(topic, message, publishOptions = {}) {
       return publish(

@@ -17,6 +17,7 @@ import {
   type Listener,
   type ListenOptions,
   type RequestOptions,
+  type ResponseReceiver,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -82,6 +83,26 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     return found;
   };
 
+  const requestTo = (
+    address: string,
+    request: TransportRequest,
+    opts: RequestOptions,
+    receiver: ResponseReceiver,
+  ): void => {
+    if (closed) {
+      receiver.onError(new MicroError('unavailable', 'http transport is closed'));
+      return;
+    }
+    let to: Target;
+    try {
+      to = target(address);
+    } catch (error) {
+      receiver.onError(toMicroError(error));
+      return;
+    }
+    send(agent, to, address, request, opts, maxSize, maxFrame, receiver);
+  };
+
   return {
     name: 'http',
     async listen(handler: TransportHandler, listenOptions: ListenOptions = {}): Promise<Listener> {
@@ -92,20 +113,12 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
       listeners.add(listener);
       return listener;
     },
-    request(
-      address: string,
-      request: TransportRequest,
-      opts: RequestOptions = {},
-    ): Promise<TransportResponse> {
-      if (closed) return Promise.reject(new MicroError('unavailable', 'http transport is closed'));
-      let to: Target;
-      try {
-        to = target(address);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return send(agent, to, address, request, opts, maxSize, maxFrame);
+    request(address, request, opts = {}) {
+      return new Promise<TransportResponse>((resolve, reject) => {
+        requestTo(address, request, opts, { onResponse: resolve, onError: reject });
+      });
     },
+    requestTo,
     async close() {
       if (closed) return;
       closed = true;
@@ -389,8 +402,6 @@ class SentCall {
   first: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
   req: ClientRequest | undefined = undefined;
-  resolve: (response: TransportResponse) => void = noop;
-  reject: (error: MicroError) => void = noop;
 
   constructor(
     readonly address: string,
@@ -398,6 +409,7 @@ class SentCall {
     readonly signal: AbortSignal | undefined,
     readonly maxSize: number,
     readonly maxFrame: number,
+    readonly receiver: ResponseReceiver,
   ) {}
 
   what(): string {
@@ -420,7 +432,7 @@ class SentCall {
   fail(error: MicroError): void {
     if (!this.finish()) return;
     this.req?.destroy();
-    this.reject(error);
+    this.receiver.onError(error);
   }
 
   data(chunk: Buffer): void {
@@ -442,7 +454,7 @@ class SentCall {
     try {
       response = decodeResponse(frame);
     } catch (err) {
-      this.reject(
+      this.receiver.onError(
         status === 200
           ? toMicroError(err)
           : new MicroError(
@@ -456,10 +468,10 @@ class SentCall {
       return;
     }
     if (response.body.byteLength > this.maxSize) {
-      this.reject(oversized('response', response.body.byteLength, this.maxSize));
+      this.receiver.onError(oversized('response', response.body.byteLength, this.maxSize));
       return;
     }
-    this.resolve(response);
+    this.receiver.onResponse(response);
   }
 }
 
@@ -497,8 +509,6 @@ function onSentClose(this: SentResponse): void {
     );
 }
 
-function noop(): void {}
-
 function send(
   agent: Agent,
   to: Target,
@@ -507,19 +517,29 @@ function send(
   opts: RequestOptions,
   maxSize: number,
   maxFrame: number,
-): Promise<TransportResponse> {
+  receiver: ResponseReceiver,
+): void {
   const { signal, timeout } = opts;
-  const call = new SentCall(address, request, signal, maxSize, maxFrame);
-  if (signal?.aborted) return Promise.reject(abortError(signal, call.what()));
-  if (timeout !== undefined && timeout <= 0)
-    return Promise.reject(new MicroError('deadline_exceeded', `${call.what()}: no time left`));
-  if (request.body.byteLength > maxSize)
-    return Promise.reject(oversized('request', request.body.byteLength, maxSize));
-  const frame = encodeRequest(request);
-  const promise = new Promise<TransportResponse>((resolve, reject) => {
-    call.resolve = resolve;
-    call.reject = reject;
-  });
+  const call = new SentCall(address, request, signal, maxSize, maxFrame, receiver);
+  if (signal?.aborted) {
+    receiver.onError(abortError(signal, call.what()));
+    return;
+  }
+  if (timeout !== undefined && timeout <= 0) {
+    receiver.onError(new MicroError('deadline_exceeded', `${call.what()}: no time left`));
+    return;
+  }
+  if (request.body.byteLength > maxSize) {
+    receiver.onError(oversized('request', request.body.byteLength, maxSize));
+    return;
+  }
+  let frame: Uint8Array;
+  try {
+    frame = encodeRequest(request);
+  } catch (error) {
+    receiver.onError(toMicroError(error));
+    return;
+  }
   const req = httpRequest({
     agent,
     host: to.host,
@@ -535,5 +555,4 @@ function send(
   req.on('error', onSentError);
   req.on('response', onSentResponse);
   req.end(frame);
-  return promise;
 }

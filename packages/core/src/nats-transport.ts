@@ -10,6 +10,7 @@ import {
   type Listener,
   type ListenOptions,
   type RequestOptions,
+  type ResponseReceiver,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -87,12 +88,13 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     }
   };
 
-  // Not async: on the hot path (connected), the only promise is the one the response settles.
-  function sendRequest(
+  // Not async: on the hot path (connected), the receiver hears from the reply subscription's callback directly.
+  function requestTo(
     address: string,
     request: TransportRequest,
-    requestOptions: RequestOptions = {},
-  ): Promise<TransportResponse> {
+    requestOptions: RequestOptions,
+    receiver: ResponseReceiver,
+  ): void {
     try {
       const subject = subjectOf(address);
       checkSize(request.body, maxSize, 'request');
@@ -101,7 +103,12 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       if (closed) throw new MicroError('unavailable', 'nats transport is closed');
       const nc = link.current;
       if (nc === undefined) {
-        return link.connect().then(() => sendRequest(address, request, requestOptions));
+        link.connect().then(
+          () => requestTo(address, request, requestOptions, receiver),
+          (error: unknown) =>
+            receiver.onError(isMicroError(error) ? error : natsError(error, describe(request))),
+        );
+        return;
       }
       if (!link.up) {
         throw new MicroError('unavailable', 'nats transport is disconnected from the server', {
@@ -113,17 +120,14 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
       replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
       const id = ++nextId;
-      return new Promise<TransportResponse>((resolve, reject) => {
-        const entry = new Pending(id, pending, address, request, resolve, reject, signal);
-        pending.set(id, entry);
-        if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
-        if (timeout !== undefined)
-          entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
-        const reply = `${inbox}${id}`;
-        publishRequest(nc, subject, frame, reply, entry);
-      });
+      const entry = new Pending(id, pending, address, request, receiver, signal);
+      pending.set(id, entry);
+      if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
+      if (timeout !== undefined)
+        entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
+      publishRequest(nc, subject, frame, `${inbox}${id}`, entry);
     } catch (error) {
-      return Promise.reject(isMicroError(error) ? error : natsError(error, describe(request)));
+      receiver.onError(isMicroError(error) ? error : natsError(error, describe(request)));
     }
   }
 
@@ -211,7 +215,12 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       return listener;
     },
 
-    request: sendRequest,
+    request(address, request, requestOptions = {}) {
+      return new Promise<TransportResponse>((resolve, reject) => {
+        requestTo(address, request, requestOptions, { onResponse: resolve, onError: reject });
+      });
+    },
+    requestTo,
 
     async close() {
       if (closed) return;
@@ -236,8 +245,7 @@ class Pending {
     readonly table: Map<number, Pending>,
     readonly address: string,
     readonly request: TransportRequest,
-    readonly resolve: (response: TransportResponse) => void,
-    readonly reject: (error: MicroError) => void,
+    readonly receiver: ResponseReceiver,
     readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -246,11 +254,11 @@ class Pending {
   }
 
   succeed(response: TransportResponse): void {
-    if (this.settle()) this.resolve(response);
+    if (this.settle()) this.receiver.onResponse(response);
   }
 
   fail(error: MicroError): void {
-    if (this.settle()) this.reject(error);
+    if (this.settle()) this.receiver.onError(error);
   }
 
   private settle(): boolean {

@@ -1,4 +1,4 @@
-import type { WireError } from './errors.js';
+import type { MicroError, WireError } from './errors.js';
 import type { Metadata } from './metadata.js';
 
 /** The default largest message a transport or broker accepts: 4 MiB. */
@@ -45,6 +45,12 @@ export interface RequestOptions {
   timeout?: number | undefined;
 }
 
+/** Where a transport reports the outcome of one request made with `requestTo`: exactly one method, once. */
+export interface ResponseReceiver {
+  onResponse(response: TransportResponse): void;
+  onError(error: MicroError): void;
+}
+
 /** A bound listener; its address is what the registry advertises for the node. */
 export interface Listener {
   readonly address: string;
@@ -76,6 +82,16 @@ export interface Transport {
     request: TransportRequest,
     options?: RequestOptions,
   ): TransportResponse | Promise<TransportResponse>;
+  /**
+   * Optional: like `request`, but reports to `receiver` instead of settling a promise, so that a client can
+   * settle its caller's promise straight from the socket event. Never throws: every failure goes to `onError`.
+   */
+  requestTo?(
+    address: string,
+    request: TransportRequest,
+    options: RequestOptions,
+    receiver: ResponseReceiver,
+  ): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
