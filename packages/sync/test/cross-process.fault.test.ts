@@ -1,21 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { requireServer } from '@micro-os/core/testing';
+import type { Locks } from '@micro-os/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendSpec } from './fault/backends.js';
-import { createResource, newPool, specs, startWorker, type Worker } from './fault/harness.js';
+import { type BackendSpec, openLocks } from './fault/backends.js';
+import { createResource, inParallel, newPool, specs, startWorker, type Worker } from './fault/harness.js';
 import { type OwnServer, ownRedis } from './servers.js';
 
-// Mutual exclusion across processes, the issue's full size: 2 processes x 5,000 acquisitions each on one name
-// per backend, holding 0-10 ms at random; the backends run side by side. Every critical section writes the
-// protected Postgres row with `UPDATE ... WHERE token < $new` and logs (pid, token, enter, exit).
+// Faults across processes at the issue's full size, all side by side (the mutual-exclusion runs mostly wait on
+// their critical sections, the crash trials mostly start processes, so they share the machine well):
+// - mutual exclusion: 2 processes x 5,000 acquisitions each on one name per backend, holding 0-10 ms at random.
+//   Every critical section writes the protected Postgres row with `UPDATE ... WHERE token < $new` and logs
+//   (pid, token, enter, exit);
+// - crashed holder (kill -9): 50 trials per backend, 4 at a time, each on a fresh process and lock name. Redis
+//   and NATS free a crashed holder's lease by expiry: free again within ttl + 0.5 s (ttl 1 s). Postgres frees it
+//   when the holder's session ends: within 1 s whatever the ttl, so its ttl here is 10 s.
 const perProcess = 5000;
-const timeout = 380_000;
+const crash = { trials: 50, atOnce: 4 };
+const timeout = 400_000;
 
 const suffix = randomUUID().slice(0, 8);
 const pool = newPool();
 let resource: string;
 const quorum: OwnServer[] = [];
 const workers: Worker[] = [];
+const opened: Locks[] = [];
 
 beforeAll(async () => {
   await Promise.all([requireServer('redis'), requireServer('postgres'), requireServer('nats')]);
@@ -24,6 +32,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill()));
+  await Promise.all(opened.map((l) => l.close()));
   await pool.query(
     `DROP TABLE IF EXISTS ${resource}, sync_fault_locks_${suffix}; DROP SEQUENCE IF EXISTS sync_fault_locks_${suffix}_token`,
   );
@@ -74,17 +83,62 @@ async function run(backend: BackendSpec, row: number): Promise<void> {
   for (const w of pair) w.send({ cmd: 'exit' });
 }
 
-describe.concurrent(`mutual exclusion: 2 processes x ${perProcess} acquisitions`, () => {
-  it('redis: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
-    run(specs(suffix).redis, 1),
+/** Crashes `crash.trials` holders of `backend`; answers how long after each kill the lock was free again, in ms. */
+async function crashedHolders(backend: BackendSpec, ttl: number): Promise<number[]> {
+  const locks = await openLocks(backend);
+  opened.push(locks);
+  return inParallel(crash.trials, crash.atOnce, async () => {
+    const holder = await startWorker(backend, resource);
+    workers.push(holder);
+    const name = `crash-${randomUUID().slice(0, 8)}`;
+    holder.send({ cmd: 'acquire', name, ttl });
+    const { token } = (await holder.next('acquired')) as unknown as { token: number };
+    await holder.kill();
+    const killedAt = Date.now();
+    const next = await locks.acquire(name, { ttl: 5000, wait: ttl + 3000 });
+    const after = Date.now() - killedAt;
+    expect(next.token).toBeGreaterThan(token);
+    await next.release();
+    return after;
+  });
+}
+
+// One test for the three crash runs: the mutual-exclusion tests take four of vitest's five concurrent slots.
+describe.concurrent('faults across processes', () => {
+  it(`crashed holder (kill -9), ${crash.trials} trials per backend: free again within ttl + 0.5 s (redis, nats), within 1 s (postgres, ttl 10 s)`, {
+    timeout,
+  }, async () => {
+    const { redis, nats, postgres } = specs(suffix);
+    const [r, n, p] = await Promise.all([
+      crashedHolders(redis, 1000),
+      crashedHolders(nats, 1000),
+      crashedHolders(postgres, 10_000),
+    ]);
+    const worst = (freed: number[]): number =>
+      freed.length === crash.trials ? Math.max(...freed) : Infinity;
+    expect(worst(r), 'redis').toBeLessThanOrEqual(1500);
+    expect(worst(n), 'nats').toBeLessThanOrEqual(1500);
+    expect(worst(p), 'postgres').toBeLessThanOrEqual(1000);
+  });
+
+  it(
+    'mutual exclusion, redis: 0 overlaps, 0 stale writes accepted, tokens strictly increasing',
+    { timeout },
+    () => run(specs(suffix).redis, 1),
   );
-  it('redis quorum of 3: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
-    run({ kind: 'redis', urls: quorum.map((s) => s.url), prefix: `fault:${suffix}:` }, 2),
+  it(
+    'mutual exclusion, redis quorum of 3: 0 overlaps, 0 stale writes accepted, tokens strictly increasing',
+    { timeout },
+    () => run({ kind: 'redis', urls: quorum.map((s) => s.url), prefix: `fault:${suffix}:` }, 2),
   );
-  it('postgres: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
-    run(specs(suffix).postgres, 3),
+  it(
+    'mutual exclusion, postgres: 0 overlaps, 0 stale writes accepted, tokens strictly increasing',
+    { timeout },
+    () => run(specs(suffix).postgres, 3),
   );
-  it('nats: 0 overlaps, 0 stale writes accepted, tokens strictly increasing', { timeout }, () =>
-    run(specs(suffix).nats, 4),
+  it(
+    'mutual exclusion, nats: 0 overlaps, 0 stale writes accepted, tokens strictly increasing',
+    { timeout },
+    () => run(specs(suffix).nats, 4),
   );
 });

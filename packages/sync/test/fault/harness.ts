@@ -23,7 +23,7 @@ export interface Worker {
 }
 
 /** Worker processes starting at once: more only slow each other down on a small machine. */
-const startingAtOnce = 2;
+const startingAtOnce = 3;
 let starting = 0;
 const startQueue: (() => void)[] = [];
 

@@ -3,8 +3,8 @@
 import { createInterface } from 'node:readline';
 import { isMicroError, type MicroError } from '@micro-os/core';
 import { election, type Lock } from '@micro-os/sync';
-import { fencedUpdate } from '@micro-os/sync/postgres';
-import pg from 'pg';
+import type { fencedUpdate } from '@micro-os/sync/postgres';
+import type pg from 'pg';
 import { type BackendSpec, openLocks } from './backends.js';
 
 interface Config {
@@ -17,8 +17,17 @@ interface Config {
 const config = JSON.parse(process.argv[2] as string) as Config;
 const locks = await openLocks(config.backend);
 const elections = election(locks);
-const pool = new pg.Pool({ connectionString: config.database, max: 1 });
-pool.on('error', () => undefined);
+/** The protected resource's pool, opened on the first write: a crash-test holder never writes, and starts faster. */
+let resource: Promise<{ pool: pg.Pool; update: typeof fencedUpdate }> | undefined;
+const open = async (): Promise<{ pool: pg.Pool; update: typeof fencedUpdate }> => {
+  const [{ default: driver }, { fencedUpdate: update }] = await Promise.all([
+    import('pg'),
+    import('@micro-os/sync/postgres'),
+  ]);
+  const pool = new driver.Pool({ connectionString: config.database, max: 1 });
+  pool.on('error', () => undefined);
+  return { pool, update };
+};
 const say = (message: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify({ pid: process.pid, ...message })}\n`);
 };
@@ -28,14 +37,17 @@ const failure = (err: unknown): { code?: string; reason?: unknown; message: stri
   isMicroError(err)
     ? { code: (err as MicroError).code, reason: err.details.reason, message: err.message }
     : { message: String(err) };
-const write = (id: number, token: number): Promise<boolean> =>
-  fencedUpdate(pool, {
+const write = async (id: number, token: number): Promise<boolean> => {
+  resource ??= open();
+  const { pool, update } = await resource;
+  return update(pool, {
     table: config.resource,
     key: id,
     token,
     tokenColumn: 'token',
     values: { writer: String(process.pid) },
   });
+};
 
 let held: Lock | undefined;
 
@@ -104,7 +116,7 @@ async function handle(command: Command): Promise<void> {
     }
     case 'exit': {
       await locks.close();
-      await pool.end();
+      if (resource !== undefined) await (await resource).pool.end();
       process.exit(0);
     }
   }
