@@ -204,18 +204,25 @@ export function createClient(options: ClientOptions): Client {
       return new MicroError('deadline_exceeded', `${this.what} exceeded its deadline of ${this.timeout} ms`);
     }
 
-    /** One attempt through `request` or `requestInline`. */
+    /** One attempt through `requestInline` or `request`. */
     run(): unknown {
       const attempt = this.prepare();
       if (attempt === undefined) return this.failed(this.expired());
-      let response: TransportResponse | Promise<TransportResponse>;
+      let response: TransportResponse | Promise<TransportResponse> | undefined;
       try {
         response =
           transport.requestInline === undefined
             ? transport.request(attempt.address, attempt.request, attempt.options)
-            : transport.requestInline(attempt.address, attempt.request, attempt.options);
+            : transport.requestInline(attempt.address, attempt.request, attempt.options, this);
       } catch (err) {
         return this.failed(this.toError(err));
+      }
+      if (response === undefined) {
+        // The in-process handler answers later, to onResponse / onError.
+        return new Promise((resolve, reject) => {
+          this.settle = resolve;
+          this.abandon = reject;
+        });
       }
       if (response instanceof Promise) {
         return response.then(
@@ -241,7 +248,7 @@ export function createClient(options: ClientOptions): Client {
       return this.run();
     }
 
-    /** One attempt through `requestTo`: the transport answers in onResponse or onError. */
+    /** One attempt while the caller's promise waits: the transport answers in onResponse or onError. */
     send(): void {
       let attempt: ReturnType<Attempts['prepare']>;
       try {
@@ -250,8 +257,23 @@ export function createClient(options: ClientOptions): Client {
         this.abandon(err);
         return;
       }
-      if (attempt === undefined) this.retry(this.expired());
-      else transport.requestTo?.(attempt.address, attempt.request, attempt.options, this);
+      if (attempt === undefined) {
+        this.retry(this.expired());
+        return;
+      }
+      if (transport.requestTo !== undefined) {
+        transport.requestTo(attempt.address, attempt.request, attempt.options, this);
+        return;
+      }
+      // An in-process transport, retrying after a later answer: a synchronous answer is handled here.
+      let response: TransportResponse | undefined;
+      try {
+        response = transport.requestInline?.(attempt.address, attempt.request, attempt.options, this);
+      } catch (err) {
+        this.onError(toMicroError(err));
+        return;
+      }
+      if (response !== undefined) this.onResponse(response);
     }
 
     onResponse(response: TransportResponse): void {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { abortError } from './abort.js';
 import { MicroError, toMicroError } from './errors.js';
-import { checkSize } from './size.js';
+import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
   type Listener,
   type ListenOptions,
   type RequestOptions,
+  type ResponseReceiver,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -33,18 +34,21 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
   const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
   const own = new Set<string>();
 
-  /** Hands the request to the listener; a handler that answers at once is answered without a promise. */
+  /**
+   * Hands the request to the listener. A handler that answers at once is answered at once (returned); a later
+   * answer, a deadline or a cancel goes to `receiver`, and undefined is returned.
+   */
   const dispatch = (
     address: string,
     request: TransportRequest,
-    opts: RequestOptions = {},
-  ): TransportResponse | Promise<TransportResponse> => {
+    opts: RequestOptions,
+    receiver: ResponseReceiver,
+  ): TransportResponse | undefined => {
     const handler = listeners.get(address);
     if (handler === undefined) throw new MicroError('unavailable', `no listener at ${address}`);
     checkSize(request.body, maxSize, 'request');
     const { signal, timeout } = opts;
-    const what = (): string => `request to ${request.service}.${request.endpoint}`;
-    if (signal?.aborted) throw abortError(signal, what());
+    if (signal?.aborted) throw abortError(signal, describe(request));
     // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
     const controller = signal === undefined ? undefined : new AbortController();
     let answer: TransportResponse | Promise<TransportResponse>;
@@ -57,44 +61,18 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       checkSize(answer.body, maxSize, 'response');
       return answer;
     }
-    const pending = answer;
-    return new Promise<TransportResponse>((resolve, reject) => {
-      let settled = false;
-      const cancelTimer =
-        timeout === undefined
-          ? undefined
-          : atDeadline(Date.now() + timeout, () =>
-              fail(new MicroError('deadline_exceeded', `${what()} exceeded its deadline of ${timeout} ms`)),
-            );
-      const onAbort = (): void => fail(abortError(signal as AbortSignal, what()));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const finish = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        cancelTimer?.();
-        signal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      function fail(error: MicroError): void {
-        if (!finish()) return;
-        controller?.abort(error);
-        reject(error);
-      }
-      pending.then(
-        (response) => {
-          if (!finish()) return;
-          try {
-            checkSize(response.body, maxSize, 'response');
-            resolve(response);
-          } catch (error) {
-            reject(error);
-          }
-        },
-        (error: unknown) => {
-          if (finish()) reject(toMicroError(error));
-        },
+    const call = new PendingCall(request, controller, signal, receiver, maxSize);
+    if (timeout !== undefined) {
+      call.cancelTimer = atDeadline(Date.now() + timeout, () =>
+        call.fail(new MicroError('deadline_exceeded', `${call.what} exceeded its deadline of ${timeout} ms`)),
       );
-    });
+    }
+    signal?.addEventListener('abort', call, { once: true });
+    answer.then(
+      (response) => call.answer(response),
+      (error: unknown) => call.fail(toMicroError(error)),
+    );
+    return undefined;
   };
 
   return {
@@ -114,17 +92,11 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       };
     },
     requestInline: dispatch,
-    request(
-      address: string,
-      request: TransportRequest,
-      opts: RequestOptions = {},
-    ): Promise<TransportResponse> {
-      try {
-        const response = dispatch(address, request, opts);
-        return response instanceof Promise ? response : Promise.resolve(response);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    request(address, request, opts = {}) {
+      return new Promise<TransportResponse>((resolve, reject) => {
+        const response = dispatch(address, request, opts, { onResponse: resolve, onError: reject });
+        if (response !== undefined) resolve(response);
+      });
     },
     async close() {
       for (const address of own) listeners.delete(address);
@@ -134,4 +106,52 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       await this.close();
     },
   };
+}
+
+/** A request whose handler answers later: settled once, by the answer, its deadline or the caller's cancel. */
+class PendingCall {
+  settled = false;
+  cancelTimer: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly request: TransportRequest,
+    readonly controller: AbortController | undefined,
+    readonly signal: AbortSignal | undefined,
+    readonly receiver: ResponseReceiver,
+    readonly maxSize: number,
+  ) {}
+
+  get what(): string {
+    return describe(this.request);
+  }
+
+  /** The caller's signal aborted (an EventTarget listener object). */
+  handleEvent(): void {
+    this.fail(abortError(this.signal as AbortSignal, this.what));
+  }
+
+  finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.cancelTimer?.();
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
+
+  answer(response: TransportResponse): void {
+    if (!this.finish()) return;
+    const size = response.body.byteLength;
+    if (size > this.maxSize) this.receiver.onError(oversized('response', size, this.maxSize));
+    else this.receiver.onResponse(response);
+  }
+
+  fail(error: MicroError): void {
+    if (!this.finish()) return;
+    this.controller?.abort(error);
+    this.receiver.onError(error);
+  }
+}
+
+function describe(request: TransportRequest): string {
+  return `request to ${request.service}.${request.endpoint}`;
 }

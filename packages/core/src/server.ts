@@ -81,6 +81,29 @@ export interface Server {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The response carrying a handler's result: by reference for an in-process caller, else encoded. */
+function answer(
+  context: ServerContext,
+  codec: Codec,
+  byReference: boolean,
+  result: unknown,
+): TransportResponse {
+  context.release();
+  if (byReference) {
+    return { contentType: codec.contentType, metadata: context.responseMetadata, body: empty, value: result };
+  }
+  try {
+    return { contentType: codec.contentType, metadata: context.responseMetadata, body: codec.encode(result) };
+  } catch (err) {
+    return errorResponse(toMicroError(err));
+  }
+}
+
+function failure(context: ServerContext, err: unknown): TransportResponse {
+  context.release();
+  return errorResponse(toMicroError(err));
+}
+
 /** Builds a server: endpoint handlers and subscribers, registration with TTL, graceful stop. */
 export function createServer(options: ServerOptions): Server {
   const name = checkServiceName(options.name);
@@ -149,46 +172,23 @@ export function createServer(options: ServerOptions): Server {
       return errorResponse(toMicroError(err));
     }
     const context = new ServerContext(name, request, codec.contentType, transportSignal, killer.signal);
-    const respond = (result: unknown): TransportResponse => {
-      context.release();
-      if (byReference) {
-        return {
-          contentType: codec.contentType,
-          metadata: context.responseMetadata,
-          body: empty,
-          value: result,
-        };
-      }
-      try {
-        return {
-          contentType: codec.contentType,
-          metadata: context.responseMetadata,
-          body: codec.encode(result),
-        };
-      } catch (err) {
-        return errorResponse(toMicroError(err));
-      }
-    };
-    const fail = (err: unknown): TransportResponse => {
-      context.release();
-      return errorResponse(toMicroError(err));
-    };
     let result: unknown;
     try {
       result = runWithContext(context, entry.serve, body, context);
     } catch (err) {
-      return fail(err);
+      return failure(context, err);
     }
     // A handler that answered at once is answered at once: no promise, no in-flight entry.
-    if (!isThenable(result)) return respond(result);
+    if (!isThenable(result)) return answer(context, codec, byReference, result);
     return new Promise<TransportResponse>((resolve) => {
       inFlight.set(context, resolve);
-      const done = (response: TransportResponse): void => {
-        if (inFlight.delete(context)) resolve(response);
-      };
       result.then(
-        (value) => done(respond(value)),
-        (err: unknown) => done(fail(err)),
+        (value) => {
+          if (inFlight.delete(context)) resolve(answer(context, codec, byReference, value));
+        },
+        (err: unknown) => {
+          if (inFlight.delete(context)) resolve(failure(context, err));
+        },
       );
     });
   };

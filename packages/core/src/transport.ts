@@ -73,15 +73,17 @@ export interface Transport {
   listen(handler: TransportHandler, options?: ListenOptions): Promise<Listener>;
   request(address: string, request: TransportRequest, options?: RequestOptions): Promise<TransportResponse>;
   /**
-   * In-process transports only: like `request`, but returns the response itself when the handler answered
-   * synchronously, and throws instead of rejecting. The client uses it when present, so that a call to a
-   * local handler costs what a function call does.
+   * In-process transports only: returns the response itself when the handler answered synchronously; else
+   * returns undefined and reports the answer to `receiver` later (never before it returns). Throws instead of
+   * rejecting when the request cannot be made. The client uses it when present, so that a call to a local
+   * handler costs what a function call does.
    */
   requestInline?(
     address: string,
     request: TransportRequest,
-    options?: RequestOptions,
-  ): TransportResponse | Promise<TransportResponse>;
+    options: RequestOptions,
+    receiver: ResponseReceiver,
+  ): TransportResponse | undefined;
   /**
    * Optional: like `request`, but reports to `receiver` instead of settling a promise, so that a client can
    * settle its caller's promise straight from the socket event. Never throws: every failure goes to `onError`.
