@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { abortError } from './abort.js';
 import { invalidArgument, MicroError, toMicroError } from './errors.js';
 import { checkSize, oversized } from './size.js';
+import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
   type Listener,
@@ -397,7 +398,7 @@ type SentResponse = IncomingMessage & { [kSent]: SentCall };
 
 class SentCall {
   settled = false;
-  timer: NodeJS.Timeout | undefined = undefined;
+  cancelTimer: (() => void) | undefined = undefined;
   size = 0;
   first: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
@@ -424,7 +425,7 @@ class SentCall {
   finish(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.signal?.removeEventListener('abort', this);
     return true;
   }
@@ -550,7 +551,8 @@ function send(
   });
   call.req = req;
   (req as SentRequest)[kSent] = call;
-  if (timeout !== undefined) call.timer = setTimeout(onSentTimeout, timeout, call, timeout);
+  if (timeout !== undefined)
+    call.cancelTimer = atDeadline(Date.now() + timeout, () => onSentTimeout(call, timeout));
   signal?.addEventListener('abort', call);
   req.on('error', onSentError);
   req.on('response', onSentResponse);
