@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   await compare('sync redis acquire+release vs raw redlock, sequential', cycle(ours), raw, {
     count: 3000,
     concurrency: 1,
-    rounds: 5,
+    rounds: 9,
     target: 1.0,
   });
 
