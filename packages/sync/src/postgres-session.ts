@@ -41,7 +41,13 @@ export class OwnerSession {
   }
 
   #connect(): Promise<{ client: pg.Client; owner: SessionOwner }> {
-    const client = new pg.Client({ ...this.#config, keepAlive: true });
+    // A connect that hangs (an unreachable host) fails after 10 s unless the settings give a timeout, so that a later
+    // acquisition tries again rather than waiting on it for ever.
+    const client = new pg.Client({
+      ...this.#config,
+      connectionTimeoutMillis: this.#config.connectionTimeoutMillis || 10_000,
+      keepAlive: true,
+    });
     const controller = new AbortController();
     const attempt = (async () => {
       await client.connect();
