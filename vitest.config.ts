@@ -15,6 +15,8 @@ export default defineConfig({
           exclude: ['**/*.fault.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
           hookTimeout: 30_000,
+          // The unit project runs first; the fault project (timing bounds, killed servers) then runs alone.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -26,6 +28,7 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
