@@ -5,7 +5,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as tcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConfig, type Value } from '@micro-os/config';
@@ -13,7 +12,7 @@ import { natsSource } from '@micro-os/config/nats';
 import { postgresSource } from '@micro-os/config/postgres';
 import { redisSource } from '@micro-os/config/redis';
 import type { MicroError } from '@micro-os/core';
-import { requireServer, testServers } from '@micro-os/core/testing';
+import { randomPort, requireServer, testServers, waitForPort } from '@micro-os/core/testing';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -21,7 +20,6 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const randomPort = (): number => 20000 + Math.floor(Math.random() * 20000);
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -39,27 +37,10 @@ function collect(watch: AsyncIterable<Value>): unknown[] {
   return seen;
 }
 
-async function listening(port: number, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = tcp({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > end) throw new Error(`nothing listening on ${port}`);
-    await pause(20);
-  }
-}
-
 async function start(command: string, args: string[], port: number): Promise<ChildProcess> {
   const child = spawn(command, args, { stdio: 'ignore' });
   child.once('error', () => {});
-  await listening(port);
+  await waitForPort(port, 5000);
   return child;
 }
 

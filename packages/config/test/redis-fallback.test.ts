@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import { createConfig, type Value } from '@micro-os/config';
 import { redisSource } from '@micro-os/config/redis';
 import { isMicroError } from '@micro-os/core';
+import { randomPort, waitForPort } from '@micro-os/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A throwaway redis-server on a random loopback port where CONFIG is disabled, as on many managed services.
-const port = 20000 + Math.floor(Math.random() * 20000);
+const port = randomPort();
 const url = `redis://127.0.0.1:${port}`;
 let server: ChildProcess;
 let writer: Redis;
@@ -40,19 +40,7 @@ beforeAll(async () => {
     ],
     { stdio: 'ignore' },
   );
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (i > 200) throw new Error(`redis-server did not start on ${port}`);
-    await pause(20);
-  }
+  await waitForPort(port, 5000);
   writer = new Redis(url);
   writer.on('error', () => {});
 });

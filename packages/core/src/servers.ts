@@ -49,3 +49,27 @@ export async function requireServer(server: TestServer, timeout = 2000): Promise
     });
   });
 }
+
+/** A random loopback port for a throwaway server of a test's own (the shared servers are never touched). */
+export const randomPort = (): number => 20_000 + Math.floor(Math.random() * 20_000);
+
+/** Whether something accepts TCP connections on `port` right now. */
+export function accepting(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Waits until something accepts connections on `port` (a server a test just started), or throws after `ms`. */
+export async function waitForPort(port: number, ms = 10_000, host = '127.0.0.1'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await accepting(port, host))) {
+    if (Date.now() > end) throw new Error(`nothing accepts connections on ${host}:${port} after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -7,7 +7,7 @@ import type { Transport, TransportRequest } from './transport.js';
 import { errorResponse } from './wire.js';
 
 export type { TestServer } from './servers.js';
-export { requireServer, testServers } from './servers.js';
+export { accepting, randomPort, requireServer, testServers, waitForPort } from './servers.js';
 
 /**
  * Conformance suites: the behaviour of each interface, written once. A backend's test file calls the suite

@@ -1,20 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { createService, isMicroError, type MicroService, memoryRegistry } from '@micro-os/core';
 import { natsBroker, natsTransport } from '@micro-os/core/nats';
+import { accepting, randomPort } from '@micro-os/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
  * A nats-server of our own on a random loopback port, killed and restarted under a running service (the
  * shared server on 4222 is never touched).
  */
-const port = 20_000 + Math.floor(Math.random() * 20_000);
+const port = randomPort();
 const url = `nats://127.0.0.1:${port}`;
 let nats: ChildProcess | undefined;
 
 async function startNats(): Promise<void> {
   nats = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  await expect.poll(() => listening(port), { timeout: 10_000, interval: 50 }).toBe(true);
+  await expect.poll(() => accepting(port), { timeout: 10_000, interval: 50 }).toBe(true);
 }
 
 async function killNats(): Promise<void> {
@@ -23,17 +23,6 @@ async function killNats(): Promise<void> {
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   proc.kill('SIGKILL');
   await exited;
-}
-
-function listening(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port: p });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 describe('NATS server restart under a running service', () => {
