@@ -19,6 +19,7 @@ import {
   type ListenOptions,
   type RequestOptions,
   type ResponseReceiver,
+  requestWithPromise,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -114,11 +115,7 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
       listeners.add(listener);
       return listener;
     },
-    request(address, request, opts = {}) {
-      return new Promise<TransportResponse>((resolve, reject) => {
-        requestTo(address, request, opts, { onResponse: resolve, onError: reject });
-      });
-    },
+    request: (address, request, options = {}) => requestWithPromise(requestTo, address, request, options),
     requestTo,
     async close() {
       if (closed) return;

@@ -11,6 +11,7 @@ import {
   type ListenOptions,
   type RequestOptions,
   type ResponseReceiver,
+  requestWithPromise,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -215,11 +216,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       return listener;
     },
 
-    request(address, request, requestOptions = {}) {
-      return new Promise<TransportResponse>((resolve, reject) => {
-        requestTo(address, request, requestOptions, { onResponse: resolve, onError: reject });
-      });
-    },
+    request: (address, request, options = {}) => requestWithPromise(requestTo, address, request, options),
     requestTo,
 
     async close() {

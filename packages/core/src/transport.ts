@@ -97,3 +97,15 @@ export interface Transport {
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** A transport's `request` made from its `requestTo`: the promise settles with what the receiver hears. */
+export function requestWithPromise(
+  requestTo: NonNullable<Transport['requestTo']>,
+  address: string,
+  request: TransportRequest,
+  options: RequestOptions,
+): Promise<TransportResponse> {
+  return new Promise((resolve, reject) => {
+    requestTo(address, request, options, { onResponse: resolve, onError: reject });
+  });
+}
