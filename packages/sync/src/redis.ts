@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { invalidArgument, MicroError } from '@micro-os/core';
 import { type Cluster, Redis } from 'ioredis';
 import Redlock, { type Lock as RedlockLock } from 'redlock';
@@ -22,7 +23,12 @@ export interface RedisLocksOptions extends LocksOptions {
 }
 
 interface RedisLease extends Lease {
-  lock: RedlockLock;
+  /** The lease and token keys. */
+  readonly resources: [string, string];
+  /** This holder's random value, stored in the lease. */
+  readonly value: string;
+  /** redlock's handle, for a quorum of nodes; a single node is driven directly. */
+  lock?: RedlockLock;
 }
 
 /**
@@ -79,6 +85,8 @@ function redisBackend(
   };
   const nodes = clients.map((c) => new RedlockNode(c, scripts));
   const quorum = Math.floor(nodes.length / 2) + 1;
+  /** The node, when there is only one: no quorum to reach, so each operation is one script call without redlock. */
+  const single = nodes.length === 1 ? nodes[0] : undefined;
   // redlock runs the quorum algorithm of acquire and extend (and cleans up after a refused acquisition); its own
   // retries are off, as ours add jitter, a wait and validity checks. Its scripts must be given as functions:
   // redlock 5.0.0-beta.2 silently ignores scripts given as strings. Release needs none of it: one script per node.
@@ -134,6 +142,29 @@ function redisBackend(
   return {
     name: 'redis',
     tryAcquire: async (name, ttl, metadata) => {
+      const only = single;
+      if (only !== undefined) {
+        // createLocks checks the validity left, as redlock would.
+        const resources = keys(name);
+        const value = holderValue();
+        let token: number;
+        try {
+          token = await only.run(scripts.acquire, resources, [value, String(ttl)]);
+        } catch (err) {
+          throw new MicroError('unavailable', `lock "${name}": the Redis node failed`, { cause: err });
+        }
+        if (token <= 0) return undefined;
+        const lease: RedisLease = { name, token, resources, value };
+        if (Object.keys(metadata).length > 0) {
+          await only
+            .run(scripts.settle, resources, [value, String(token), JSON.stringify(metadata)])
+            .catch(async (err: unknown) => {
+              await only.run(scripts.release, resources, [value]).catch(() => undefined);
+              throw new MicroError('unavailable', `lock "${name}": the Redis node failed`, { cause: err });
+            });
+        }
+        return lease;
+      }
       const start = Date.now();
       let lock: RedlockLock;
       try {
@@ -154,12 +185,10 @@ function redisBackend(
       }
       const tokens = answers(scripts.acquire.hash, lock.value).filter((c) => c > 0);
       const token = Math.max(...tokens);
-      const lease: RedisLease = { name, token, lock };
+      const lease: RedisLease = { name, token, resources: keys(name), value: lock.value, lock };
       try {
-        // One node: the acquire script recorded everything but metadata. A quorum: every node must learn the token.
-        if (nodes.length > 1 || Object.keys(metadata).length > 0) {
-          await onQuorum(scripts.settle, keys(name), [lock.value, String(token), JSON.stringify(metadata)]);
-        }
+        // Every node of the quorum must learn the token.
+        await onQuorum(scripts.settle, keys(name), [lock.value, String(token), JSON.stringify(metadata)]);
       } catch (err) {
         await redlock.release(lock).catch(() => undefined);
         throw err;
@@ -167,20 +196,25 @@ function redisBackend(
       return lease;
     },
     extend: async (lease, ttl) => {
+      const what = `extend of lock "${lease.name}"`;
+      const { lock } = lease;
+      if (single !== undefined || lock === undefined) {
+        const code = await single?.run(scripts.extend, lease.resources, [lease.value, String(ttl)]);
+        return outcome(code === undefined ? [] : [code], undefined, what);
+      }
       try {
-        lease.lock = await redlock.extend(lease.lock, ttl);
-        answers(scripts.extend.hash, lease.lock.value);
+        lease.lock = await redlock.extend(lock, ttl);
+        answers(scripts.extend.hash, lease.value);
         return true;
       } catch (err) {
-        return outcome(answers(scripts.extend.hash, lease.lock.value), err, `extend of lock "${lease.name}"`);
+        return outcome(answers(scripts.extend.hash, lease.value), err, what);
       }
     },
     release: async (lease) => {
-      const { resources, value } = lease.lock;
+      const { resources, value } = lease;
       const what = `release of lock "${lease.name}"`;
-      const [only] = nodes;
-      if (nodes.length === 1 && only !== undefined) {
-        return outcome([await only.run(scripts.release, resources, [value])], undefined, what);
+      if (single !== undefined) {
+        return outcome([await single.run(scripts.release, resources, [value])], undefined, what);
       }
       const results = await gather(
         nodes.map((n) => n.run(scripts.release, resources, [value])),
@@ -225,6 +259,14 @@ function redisBackend(
     },
   };
 }
+
+/**
+ * A value no other holder uses: 64 random bits drawn once per process, then a counter (drawing random bytes per
+ * acquisition, as redlock does, costs a system call each time).
+ */
+const holderPrefix = randomBytes(8).toString('hex');
+let holderCount = 0;
+const holderValue = (): string => `${holderPrefix}${(holderCount++).toString(36)}`;
 
 function holder(name: string, entry: Record<string, string>): Holder {
   let metadata: LockMetadata = {};

@@ -61,3 +61,22 @@ describe('Fence', () => {
     expect(lockFailure(err)).toBe('stale_token');
   });
 });
+
+describe('lock names', () => {
+  it('accepts dot-separated segments of the allowed characters and nothing else', async () => {
+    const locks = memoryLocks();
+    for (const name of ['a', 'orders.42', 'A-Z_0-9/x=y', 'a.b.c', '/']) {
+      const lock = await locks.acquire(name, { wait: 0 });
+      expect(lock.name).toBe(name);
+      await lock.release();
+    }
+    for (const name of ['.a', 'a.', 'a..b', '.', 'a b', 'é', 'a:b', 'a*', 'a>', 'a\n']) {
+      const err = await locks.acquire(name, { wait: 0 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isMicroError(err, 'invalid_argument'), name).toBe(true);
+    }
+    await locks.close();
+  });
+});
