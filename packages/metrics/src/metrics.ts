@@ -3,11 +3,11 @@ import {
   collectDefaultMetrics,
   Counter as PromCounter,
   Gauge as PromGauge,
-  Histogram as PromHistogram,
   Registry,
   type RegistryContentType,
 } from 'prom-client';
 import { activeExemplar } from './exemplar.js';
+import { HistogramCollector } from './histogram.js';
 import { checkLabelName, checkLabels, checkMetricName, type Labels, seriesKey } from './names.js';
 
 export interface Counter {
@@ -93,10 +93,11 @@ interface Family {
   warned: boolean;
   counter?: PromCounter<string>;
   gauge?: PromGauge<string>;
-  histogram?: PromHistogram<string>;
+  histogram?: HistogramCollector;
 }
 
-const noExemplar: Record<string, string> = {};
+/** prom-client's default buckets, in seconds. */
+const defaultBuckets: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const checkAmount = (metric: string, value: number, nonNegative: boolean): number => {
   if (!Number.isFinite(value) || (nonNegative && value < 0))
@@ -159,14 +160,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     if (kind === 'counter') created.counter = new PromCounter(config);
     else if (kind === 'gauge') created.gauge = new PromGauge(config);
     else {
-      const buckets = metricOptions.buckets === undefined ? undefined : [...metricOptions.buckets];
-      if (buckets !== undefined && (buckets.length === 0 || buckets.some((b) => !Number.isFinite(b))))
+      const buckets = metricOptions.buckets === undefined ? defaultBuckets : [...metricOptions.buckets];
+      if (buckets.length === 0 || buckets.some((b) => !Number.isFinite(b)))
         throw invalidArgument(`buckets of ${name} must be finite numbers, got [${buckets.join(', ')}]`);
-      created.histogram = new PromHistogram({
-        ...config,
-        ...(buckets === undefined ? {} : { buckets }),
-        enableExemplars: exemplars,
-      });
+      created.histogram = new HistogramCollector(
+        name,
+        config.help,
+        [...new Set(buckets)].sort((a, b) => a - b),
+        exemplars,
+        collect,
+        registry as Registry,
+      );
     }
     families.set(name, created);
     return created;
@@ -218,15 +222,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const histogramOf = (f: Family, labels: Record<string, string>): Histogram => {
     const withLabels = (more: Labels): Histogram => histogramOf(f, merge(f, labels, more));
     if (!admit(f, labels)) return { observe: () => undefined, startTimer: () => () => 0, withLabels };
-    const h = f.histogram as PromHistogram<string>;
-    const observe = exemplars
-      ? (value: number) =>
-          h.observe({
-            labels,
-            value: checkAmount(f.name, value, false),
-            exemplarLabels: activeExemplar() ?? noExemplar,
-          })
-      : (value: number) => h.observe(labels, checkAmount(f.name, value, false));
+    const collector = f.histogram as HistogramCollector;
+    // A label set is exposed once observed, as with prom-client; a histogram without labels from the start.
+    let series = f.declared.size === 0 ? collector.series('', labels) : undefined;
+    const observe = (value: number): void => {
+      series ??= collector.series(seriesKey(labels), labels);
+      series.observe(checkAmount(f.name, value, false), exemplars ? activeExemplar() : undefined);
+    };
     return {
       observe,
       startTimer() {

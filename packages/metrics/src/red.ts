@@ -30,7 +30,8 @@ interface Series {
   byCode: Map<string, Counter>;
 }
 
-type SeriesOf = (key: string, values: Record<string, string>) => Series;
+/** The series of one label set: one value (subscriber topic) or two (service, endpoint). */
+type SeriesOf = (first: string, second?: string) => Series;
 
 /** One RED state per metrics instance and side, shared by every wrapper of that side. */
 const states = new WeakMap<Metrics, Map<string, SeriesOf>>();
@@ -54,9 +55,9 @@ function red(
   if (existing !== undefined) return existing;
   const prefix = `${options.prefix ?? 'micro'}_${side}`;
   const unit = side === 'subscriber' ? 'messages' : 'requests';
-  const cache = new Map<string, Series>();
+  const all: Series[] = [];
   const sync = (): void => {
-    for (const series of cache.values()) {
+    for (const series of all) {
       if (series.requests > series.synced) series.requestsMetric.inc(series.requests - series.synced);
       series.synced = series.requests;
       series.inFlightMetric.set(series.inFlight);
@@ -84,9 +85,18 @@ function red(
       buckets: options.buckets ?? defaultDurationBuckets,
     },
   );
-  const seriesOf: SeriesOf = (key, values) => {
-    let series = cache.get(key);
+  // Keyed by the label values themselves, one map per level: no key string is built per call.
+  const cache = new Map<string, Map<string | undefined, Series>>();
+  const seriesOf: SeriesOf = (first, second) => {
+    let inner = cache.get(first);
+    if (inner === undefined) {
+      inner = new Map();
+      cache.set(first, inner);
+    }
+    let series = inner.get(second);
     if (series === undefined) {
+      const values: Record<string, string> = { [labels[0] ?? '']: first };
+      if (second !== undefined) values[labels[1] ?? ''] = second;
       series = {
         requests: 0,
         synced: 0,
@@ -97,7 +107,8 @@ function red(
         errors: errors.withLabels(values),
         byCode: new Map(),
       };
-      cache.set(key, series);
+      inner.set(second, series);
+      all.push(series);
     }
     return series;
   };
@@ -105,25 +116,46 @@ function red(
   return seriesOf;
 }
 
-async function measure<T>(series: Series, work: () => Promise<T>): Promise<T> {
+/** Counts one failure by its MicroError code. */
+function failed(series: Series, err: unknown): void {
+  const code = toMicroError(err).code;
+  let counter = series.byCode.get(code);
+  if (counter === undefined) {
+    counter = series.errors.withLabels({ code });
+    series.byCode.set(code, counter);
+  }
+  counter.inc();
+}
+
+function done(series: Series, start: number): void {
+  series.inFlight--;
+  series.requests++;
+  series.duration.observe((performance.now() - start) / 1000);
+}
+
+/** Records the call `work(a, b)`: one `then` on its promise, no async function or closure of our own. */
+function measure<A, B, T>(series: Series, work: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T> {
   series.inFlight++;
   const start = performance.now();
+  let pending: Promise<T>;
   try {
-    return await work();
+    pending = work(a, b);
   } catch (err) {
-    const code = toMicroError(err).code;
-    let counter = series.byCode.get(code);
-    if (counter === undefined) {
-      counter = series.errors.withLabels({ code });
-      series.byCode.set(code, counter);
-    }
-    counter.inc();
+    failed(series, err);
+    done(series, start);
     throw err;
-  } finally {
-    series.inFlight--;
-    series.requests++;
-    series.duration.observe((performance.now() - start) / 1000);
   }
+  return pending.then(
+    (value) => {
+      done(series, start);
+      return value;
+    },
+    (err: unknown) => {
+      failed(series, err);
+      done(series, start);
+      throw err;
+    },
+  );
 }
 
 /**
@@ -133,31 +165,18 @@ async function measure<T>(series: Series, work: () => Promise<T>): Promise<T> {
 export function metricsClient(metrics: Metrics, options: RedOptions = {}): ClientWrapper {
   const seriesOf = red(metrics, 'client', ['service', 'endpoint'], options, 'calls made');
   return (next) => (request, callOptions) =>
-    measure(
-      seriesOf(`${request.service}\u0000${request.endpoint}`, {
-        service: request.service,
-        endpoint: request.endpoint,
-      }),
-      () => next(request, callOptions),
-    );
+    measure(seriesOf(request.service, request.endpoint), next, request, callOptions);
 }
 
 /** RED metrics of the calls a server serves, by service and endpoint (`micro_server_*`). */
 export function metricsHandler(metrics: Metrics, options: RedOptions = {}): HandlerWrapper {
   const seriesOf = red(metrics, 'server', ['service', 'endpoint'], options, 'calls served');
   return (next) => (request, context) =>
-    measure(
-      seriesOf(`${context.service}\u0000${context.endpoint}`, {
-        service: context.service,
-        endpoint: context.endpoint,
-      }),
-      () => next(request, context),
-    );
+    measure(seriesOf(context.service, context.endpoint), next, request, context);
 }
 
 /** RED metrics of the messages subscribers handle, by topic (`micro_subscriber_messages_total`...). */
 export function metricsSubscriber(metrics: Metrics, options: RedOptions = {}): SubscriberWrapper {
   const seriesOf = red(metrics, 'subscriber', ['topic'], options, 'messages handled');
-  return (next) => (message) =>
-    measure(seriesOf(message.topic, { topic: message.topic }), () => next(message));
+  return (next) => (message) => measure(seriesOf(message.topic), next, message, undefined);
 }

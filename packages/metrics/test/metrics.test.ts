@@ -1,5 +1,6 @@
 import { createMetrics } from '@micro-os/metrics';
 import { parseExposition, type Sample } from '@micro-os/metrics/testing';
+import { Histogram as PromHistogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
 const find = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
@@ -29,6 +30,41 @@ describe('metrics', () => {
     expect(find(samples, 'latency_seconds_bucket', { route: '/a', le: '0.1' })?.value).toBe(1);
     expect(find(samples, 'latency_seconds_bucket', { route: '/a', le: '+Inf' })?.value).toBe(2);
     expect(find(samples, 'latency_seconds_count', { route: '/a' })?.value).toBe(2);
+    await metrics.close();
+  });
+
+  it("histograms print the samples prom-client's own Histogram prints for the same observations", async () => {
+    const metrics = createMetrics({ processMetrics: false, defaultLabels: { app: 'shop' } });
+    const ours = metrics.histogram('work_seconds', {
+      help: 'Work',
+      labels: ['route'],
+      buckets: [1, 0.1, 5, 1],
+    });
+    const registry = new Registry();
+    registry.setDefaultLabels({ app: 'shop' });
+    const theirs = new PromHistogram({
+      name: 'work_seconds',
+      help: 'Work',
+      labelNames: ['route'],
+      buckets: [0.1, 1, 5],
+      registers: [registry],
+    });
+    const values = [0, 0.1, 0.10001, 0.7, 1, 4.99, 5, 7, 1e9, -3];
+    for (const [i, value] of values.entries()) {
+      const route = i % 3 === 0 ? '/a' : '/b';
+      ours.withLabels({ route }).observe(value);
+      theirs.observe({ route }, value);
+    }
+    const sorted = (text: string): Sample[] =>
+      parseExposition(text).sort((a, b) =>
+        `${a.name}${JSON.stringify(Object.entries(a.labels).sort())}`.localeCompare(
+          `${b.name}${JSON.stringify(Object.entries(b.labels).sort())}`,
+        ),
+      );
+    const text = await metrics.exposition();
+    expect(text).toContain('# HELP work_seconds Work\n# TYPE work_seconds histogram');
+    expect(sorted(text)).toEqual(sorted(await registry.metrics()));
+    expect(sorted(text)).toHaveLength(2 * (3 + 1 + 2));
     await metrics.close();
   });
 
