@@ -1,4 +1,4 @@
-/** Runs a case and its baseline back to back over several rounds and reports the median ratio. */
+/** Runs a case and its baseline back to back over several rounds (alternating which goes first) and reports the median ratio. */
 
 export interface Figures {
   reqPerSec: number;
@@ -58,8 +58,16 @@ export async function compare(
   const oursRuns: Figures[] = [];
   const baseRuns: Figures[] = [];
   for (let r = 0; r < rounds; r++) {
-    const a = await measure(ours, options.count, options.concurrency);
-    const b = await measure(baseline, options.count, options.concurrency);
+    // Which goes first alternates: going second after the other case's garbage and caches is no advantage either way.
+    let a: Figures;
+    let b: Figures;
+    if (r % 2 === 0) {
+      a = await measure(ours, options.count, options.concurrency);
+      b = await measure(baseline, options.count, options.concurrency);
+    } else {
+      b = await measure(baseline, options.count, options.concurrency);
+      a = await measure(ours, options.count, options.concurrency);
+    }
     oursRuns.push(a);
     baseRuns.push(b);
     ratios.push(a.reqPerSec / b.reqPerSec);

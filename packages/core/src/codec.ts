@@ -53,7 +53,9 @@ export class Codecs {
 
   /** The codec for a content type, or `invalid_argument` naming the unknown type. */
   get(contentType: string | undefined): Codec {
-    if (contentType === undefined || contentType === '') return this.default;
+    // The default type is by far the most common: a string comparison, no hashing of a string fresh off the wire.
+    if (contentType === undefined || contentType === '' || contentType === this.default.contentType)
+      return this.default;
     const codec = this.#byType.get(contentType);
     if (codec === undefined) {
       throw new MicroError('invalid_argument', `unsupported content type "${contentType}"`, {
