@@ -5,6 +5,8 @@ import {
   type ConsumerConfig,
   type ConsumerMessages,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -209,9 +211,14 @@ export function natsEvents(options: NatsEventsOptions = {}): Events {
           const info = await jsm.consumers.add(namespace, { ...config, inactive_threshold: ms(60_000) });
           consumerName = info.name;
         } else {
+          // Only "no such consumer" means absent; any other failure (a timeout, a lost connection) is reported.
           const exists = await jsm.consumers.info(namespace, group).then(
             () => true,
-            () => false,
+            (err: unknown) => {
+              if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)
+                return false;
+              throw err;
+            },
           );
           if (!exists) await jsm.consumers.add(namespace, { ...config, durable_name: group });
         }
