@@ -65,6 +65,7 @@ export type {
 export { createServer } from './server.js';
 export type { MicroService, ServiceOptions } from './service.js';
 export { createService, defaultRegistry } from './service.js';
+export { whenSettled } from './settled.js';
 export type {
   Listener,
   ListenOptions,

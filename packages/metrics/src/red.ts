@@ -3,6 +3,7 @@ import {
   type HandlerWrapper,
   type SubscriberWrapper,
   toMicroError,
+  whenSettled,
 } from '@micro-os/core';
 import type { Counter, Gauge, Histogram, Metrics } from './metrics.js';
 
@@ -116,46 +117,24 @@ function red(
   return seriesOf;
 }
 
-/** Counts one failure by its MicroError code. */
-function failed(series: Series, err: unknown): void {
-  const code = toMicroError(err).code;
-  let counter = series.byCode.get(code);
-  if (counter === undefined) {
-    counter = series.errors.withLabels({ code });
-    series.byCode.set(code, counter);
-  }
-  counter.inc();
-}
-
-function done(series: Series, start: number): void {
-  series.inFlight--;
-  series.requests++;
-  series.duration.observe((performance.now() - start) / 1000);
-}
-
-/** Records the call `work(a, b)`: one `then` on its promise, no async function or closure of our own. */
+/** Records the call `work(a, b)` in `series`: in flight, then its duration and, if it failed, its code. */
 function measure<A, B, T>(series: Series, work: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T> {
   series.inFlight++;
   const start = performance.now();
-  let pending: Promise<T>;
-  try {
-    pending = work(a, b);
-  } catch (err) {
-    failed(series, err);
-    done(series, start);
-    throw err;
-  }
-  return pending.then(
-    (value) => {
-      done(series, start);
-      return value;
-    },
-    (err: unknown) => {
-      failed(series, err);
-      done(series, start);
-      throw err;
-    },
-  );
+  return whenSettled(work, a, b, (failed, err) => {
+    if (failed) {
+      const code = toMicroError(err).code;
+      let counter = series.byCode.get(code);
+      if (counter === undefined) {
+        counter = series.errors.withLabels({ code });
+        series.byCode.set(code, counter);
+      }
+      counter.inc();
+    }
+    series.inFlight--;
+    series.requests++;
+    series.duration.observe((performance.now() - start) / 1000);
+  });
 }
 
 /**

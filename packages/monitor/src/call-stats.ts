@@ -1,4 +1,10 @@
-import { type ClientWrapper, type ErrorCode, type HandlerWrapper, toMicroError } from '@micro-os/core';
+import {
+  type ClientWrapper,
+  type ErrorCode,
+  type HandlerWrapper,
+  toMicroError,
+  whenSettled,
+} from '@micro-os/core';
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
@@ -26,7 +32,7 @@ interface Entry {
 
 /** Per-endpoint call counters of one side (served or made). */
 export class CallStats {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, Map<string, Entry>>();
   #inFlight = 0;
 
   /** Calls in progress on every endpoint. */
@@ -34,9 +40,21 @@ export class CallStats {
     return this.#inFlight;
   }
 
-  async measure<T>(service: string, endpoint: string, work: () => Promise<T>): Promise<T> {
-    const key = `${service}\u0000${endpoint}`;
-    let entry = this.#entries.get(key);
+  /** Counts the call `work(a, b)` on the endpoint's entry: in flight, then done, its duration, any failure. */
+  measure<A, B, T>(
+    service: string,
+    endpoint: string,
+    work: (a: A, b: B) => Promise<T>,
+    a: A,
+    b: B,
+  ): Promise<T> {
+    // Keyed by the names themselves, one map per level: no key string is built per call.
+    let byEndpoint = this.#entries.get(service);
+    if (byEndpoint === undefined) {
+      byEndpoint = new Map();
+      this.#entries.set(service, byEndpoint);
+    }
+    let entry = byEndpoint.get(endpoint);
     if (entry === undefined) {
       entry = {
         service,
@@ -48,39 +66,40 @@ export class CallStats {
         totalMs: 0,
         maxMs: 0,
       };
-      this.#entries.set(key, entry);
+      byEndpoint.set(endpoint, entry);
     }
-    entry.inFlight++;
+    const counted = entry;
+    counted.inFlight++;
     this.#inFlight++;
     const start = performance.now();
-    try {
-      return await work();
-    } catch (err) {
-      const code = toMicroError(err).code;
-      entry.errors++;
-      entry.errorsByCode[code] = (entry.errorsByCode[code] ?? 0) + 1;
-      throw err;
-    } finally {
+    return whenSettled(work, a, b, (failed, err) => {
+      if (failed) {
+        const code = toMicroError(err).code;
+        counted.errors++;
+        counted.errorsByCode[code] = (counted.errorsByCode[code] ?? 0) + 1;
+      }
       const took = performance.now() - start;
-      entry.inFlight--;
+      counted.inFlight--;
       this.#inFlight--;
-      entry.requests++;
-      entry.totalMs += took;
-      if (took > entry.maxMs) entry.maxMs = took;
-    }
+      counted.requests++;
+      counted.totalMs += took;
+      if (took > counted.maxMs) counted.maxMs = took;
+    });
   }
 
   snapshot(): EndpointStats[] {
-    return [...this.#entries.values()].map((e) => ({
-      service: e.service,
-      endpoint: e.endpoint,
-      requests: e.requests,
-      errors: e.errors,
-      errorsByCode: { ...e.errorsByCode },
-      inFlight: e.inFlight,
-      meanMs: e.requests === 0 ? 0 : e.totalMs / e.requests,
-      maxMs: e.maxMs,
-    }));
+    return [...this.#entries.values()]
+      .flatMap((byEndpoint) => [...byEndpoint.values()])
+      .map((e) => ({
+        service: e.service,
+        endpoint: e.endpoint,
+        requests: e.requests,
+        errors: e.errors,
+        errorsByCode: { ...e.errorsByCode },
+        inFlight: e.inFlight,
+        meanMs: e.requests === 0 ? 0 : e.totalMs / e.requests,
+        maxMs: e.maxMs,
+      }));
   }
 }
 
@@ -93,11 +112,11 @@ export interface CallStatsHolder {
 /** Counts calls served per endpoint: requests, errors by code, in flight, mean and max duration. */
 export function monitorHandler(monitor: CallStatsHolder): HandlerWrapper {
   return (next) => (request, context) =>
-    monitor.served.measure(context.service, context.endpoint, () => next(request, context));
+    monitor.served.measure(context.service, context.endpoint, next, request, context);
 }
 
 /** Counts calls made per target service and endpoint. */
 export function monitorClient(monitor: CallStatsHolder): ClientWrapper {
   return (next) => (request, options) =>
-    monitor.made.measure(request.service, request.endpoint, () => next(request, options));
+    monitor.made.measure(request.service, request.endpoint, next, request, options);
 }

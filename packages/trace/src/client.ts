@@ -1,8 +1,20 @@
-import type { ClientWrapper, PublishWrapper } from '@micro-os/core';
+import {
+  type CallOptions,
+  type CallRequest,
+  type CallResponse,
+  type ClientWrapper,
+  type PublishMessage,
+  type PublishOptions,
+  type PublishWrapper,
+  whenSettled,
+} from '@micro-os/core';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { messagingAttributes, rpcAttributes } from './attributes.js';
 import { metadataSetter } from './carrier.js';
-import { recordError, type TraceOptions, tracerSource } from './tracer.js';
+import { endSpan, type TraceOptions, tracerSource } from './tracer.js';
+
+const settleCall = whenSettled<CallRequest, CallOptions, CallResponse>;
+const settlePublish = whenSettled<PublishMessage, PublishOptions, void>;
 
 /**
  * A CLIENT span per call, named `service/endpoint`, child of the active span; its context goes out in the
@@ -10,7 +22,7 @@ import { recordError, type TraceOptions, tracerSource } from './tracer.js';
  */
 export function traceClient(options: TraceOptions = {}): ClientWrapper {
   const tracing = tracerSource(options);
-  return (next) => async (request, callOptions) => {
+  return (next) => (request, callOptions) => {
     const tracer = tracing();
     if (tracer === undefined) return next(request, callOptions);
     const parent = context.active();
@@ -21,21 +33,14 @@ export function traceClient(options: TraceOptions = {}): ClientWrapper {
     );
     const active = trace.setSpan(parent, span);
     propagation.inject(active, request.metadata, metadataSetter);
-    try {
-      return await context.with(active, next, undefined, request, callOptions);
-    } catch (err) {
-      recordError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+    return context.with(active, settleCall, undefined, next, request, callOptions, endSpan(span));
   };
 }
 
 /** A PRODUCER span per published message, named `publish <topic>`; its context rides in the message metadata. */
 export function tracePublish(options: TraceOptions = {}): PublishWrapper {
   const tracing = tracerSource(options);
-  return (next) => async (message, publishOptions) => {
+  return (next) => (message, publishOptions) => {
     const tracer = tracing();
     if (tracer === undefined) return next(message, publishOptions);
     const parent = context.active();
@@ -46,13 +51,6 @@ export function tracePublish(options: TraceOptions = {}): PublishWrapper {
     );
     const active = trace.setSpan(parent, span);
     propagation.inject(active, message.metadata, metadataSetter);
-    try {
-      await context.with(active, next, undefined, message, publishOptions);
-    } catch (err) {
-      recordError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+    return context.with(active, settlePublish, undefined, next, message, publishOptions, endSpan(span));
   };
 }

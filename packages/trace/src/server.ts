@@ -1,8 +1,10 @@
-import type { HandlerWrapper, SubscriberWrapper } from '@micro-os/core';
+import { type HandlerWrapper, type Message, type SubscriberWrapper, whenSettled } from '@micro-os/core';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { messagingAttributes, rpcAttributes } from './attributes.js';
 import { metadataGetter } from './carrier.js';
-import { recordError, type TraceOptions, tracerSource } from './tracer.js';
+import { endSpan, type TraceOptions, tracerSource } from './tracer.js';
+
+const settleMessage = whenSettled<Message, undefined, void>;
 
 /**
  * A SERVER span per call served, named `service/endpoint`, child of the caller's span carried in the metadata
@@ -11,7 +13,7 @@ import { recordError, type TraceOptions, tracerSource } from './tracer.js';
  */
 export function traceHandler(options: TraceOptions = {}): HandlerWrapper {
   const tracing = tracerSource(options);
-  return (next) => async (request, callContext) => {
+  return (next) => (request, callContext) => {
     const tracer = tracing();
     if (tracer === undefined) return next(request, callContext);
     const parent = propagation.extract(context.active(), callContext.metadata, metadataGetter);
@@ -20,21 +22,15 @@ export function traceHandler(options: TraceOptions = {}): HandlerWrapper {
       { kind: SpanKind.SERVER, attributes: rpcAttributes(callContext.service, callContext.endpoint) },
       parent,
     );
-    try {
-      return await context.with(trace.setSpan(parent, span), next, undefined, request, callContext);
-    } catch (err) {
-      recordError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+    const active = trace.setSpan(parent, span);
+    return context.with(active, whenSettled, undefined, next, request, callContext, endSpan(span));
   };
 }
 
 /** A CONSUMER span per message handled, named `process <topic>`, child of the publisher's span. */
 export function traceSubscriber(options: TraceOptions = {}): SubscriberWrapper {
   const tracing = tracerSource(options);
-  return (next) => async (message) => {
+  return (next) => (message) => {
     const tracer = tracing();
     if (tracer === undefined) return next(message);
     const parent = propagation.extract(context.active(), message.metadata, metadataGetter);
@@ -43,13 +39,7 @@ export function traceSubscriber(options: TraceOptions = {}): SubscriberWrapper {
       { kind: SpanKind.CONSUMER, attributes: messagingAttributes(message.topic, 'process') },
       parent,
     );
-    try {
-      await context.with(trace.setSpan(parent, span), next, undefined, message);
-    } catch (err) {
-      recordError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
+    const active = trace.setSpan(parent, span);
+    return context.with(active, settleMessage, undefined, next, message, undefined, endSpan(span));
   };
 }

@@ -38,6 +38,14 @@ export function tracerSource(options: TraceOptions): () => Tracer | undefined {
   };
 }
 
+/** What `whenSettled` calls when a traced call or message is done: records a failure, then ends the span. */
+export function endSpan(span: Span): (failed: boolean, error: unknown) => void {
+  return (failed, error) => {
+    if (failed) recordError(span, error);
+    span.end();
+  };
+}
+
 /** Marks the span failed: status ERROR with the message, `error.type` = the MicroError code, an exception event. */
 export function recordError(span: Span, err: unknown): void {
   if (!span.isRecording()) return;
