@@ -213,7 +213,16 @@ export function createServer(options: ServerOptions): Server {
       const serve: Serve =
         options.wrappers === undefined || options.wrappers.length === 0
           ? typed
-          : wrap(async (request, context) => typed(request, context));
+          : wrap((request, context) => {
+              // The promise wrappers expect, without an async function's extra turns for a handler that
+              // already returns one.
+              try {
+                const result = typed(request, context);
+                return result instanceof Promise ? result : Promise.resolve(result);
+              } catch (err) {
+                return Promise.reject(err);
+              }
+            });
       handlers.set(endpoint, { serve, metadata: handleOptions.metadata ?? {} });
     },
     subscribe(topic, handler, subscribeOptions = {}) {
