@@ -17,8 +17,39 @@ export const ATTR_ERROR_TYPE = 'error.type';
 /** The value of `rpc.system` and `messaging.system` on every span micro-os starts. */
 export const microOsSystem = 'micro-os';
 
-export function rpcAttributes(service: string, endpoint: string): Attributes {
-  return { [ATTR_RPC_SYSTEM]: microOsSystem, [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: endpoint };
+/** A span's name and attributes for one call target, made once: the SDK copies attributes, never changes them. */
+export interface RpcNaming {
+  readonly name: string;
+  readonly attributes: Attributes;
+}
+
+const rpcNamings = new Map<string, Map<string, RpcNaming>>();
+let rpcNamingCount = 0;
+/** Past this many targets (endpoint names taken from user input?), namings are made per call, not kept. */
+const maxRpcNamings = 10_000;
+
+/** `service/endpoint` and the RPC attributes of a call to it, cached by service and endpoint. */
+export function rpcNaming(service: string, endpoint: string): RpcNaming {
+  let byEndpoint = rpcNamings.get(service);
+  const cached = byEndpoint?.get(endpoint);
+  if (cached !== undefined) return cached;
+  const naming: RpcNaming = {
+    name: `${service}/${endpoint}`,
+    attributes: Object.freeze({
+      [ATTR_RPC_SYSTEM]: microOsSystem,
+      [ATTR_RPC_SERVICE]: service,
+      [ATTR_RPC_METHOD]: endpoint,
+    }),
+  };
+  if (rpcNamingCount < maxRpcNamings) {
+    if (byEndpoint === undefined) {
+      byEndpoint = new Map();
+      rpcNamings.set(service, byEndpoint);
+    }
+    byEndpoint.set(endpoint, naming);
+    rpcNamingCount++;
+  }
+  return naming;
 }
 
 export function messagingAttributes(topic: string, operation: 'publish' | 'process'): Attributes {

@@ -9,7 +9,7 @@ import {
   whenSettled,
 } from '@micro-os/core';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { messagingAttributes, rpcAttributes } from './attributes.js';
+import { messagingAttributes, rpcNaming } from './attributes.js';
 import { metadataSetter } from './carrier.js';
 import { endSpan, type TraceOptions, tracerSource } from './tracer.js';
 
@@ -26,11 +26,8 @@ export function traceClient(options: TraceOptions = {}): ClientWrapper {
     const tracer = tracing();
     if (tracer === undefined) return next(request, callOptions);
     const parent = context.active();
-    const span = tracer.startSpan(
-      `${request.service}/${request.endpoint}`,
-      { kind: SpanKind.CLIENT, attributes: rpcAttributes(request.service, request.endpoint) },
-      parent,
-    );
+    const { name, attributes } = rpcNaming(request.service, request.endpoint);
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
     const active = trace.setSpan(parent, span);
     propagation.inject(active, request.metadata, metadataSetter);
     return context.with(active, settleCall, undefined, next, request, callOptions, endSpan(span));

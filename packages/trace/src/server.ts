@@ -1,6 +1,6 @@
 import { type HandlerWrapper, type Message, type SubscriberWrapper, whenSettled } from '@micro-os/core';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { messagingAttributes, rpcAttributes } from './attributes.js';
+import { messagingAttributes, rpcNaming } from './attributes.js';
 import { metadataGetter } from './carrier.js';
 import { endSpan, type TraceOptions, tracerSource } from './tracer.js';
 
@@ -17,11 +17,8 @@ export function traceHandler(options: TraceOptions = {}): HandlerWrapper {
     const tracer = tracing();
     if (tracer === undefined) return next(request, callContext);
     const parent = propagation.extract(context.active(), callContext.metadata, metadataGetter);
-    const span = tracer.startSpan(
-      `${callContext.service}/${callContext.endpoint}`,
-      { kind: SpanKind.SERVER, attributes: rpcAttributes(callContext.service, callContext.endpoint) },
-      parent,
-    );
+    const { name, attributes } = rpcNaming(callContext.service, callContext.endpoint);
+    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     const active = trace.setSpan(parent, span);
     return context.with(active, whenSettled, undefined, next, request, callContext, endSpan(span));
   };
