@@ -167,10 +167,24 @@ interface Endpoint {
   drained: (() => void) | undefined;
 }
 
+/** Frames up to this size go out as latin1 strings: node:http then sends headers and body in one write. */
+const stringFrameLimit = 16 * 1024;
+
+/**
+ * What to hand to `end()`: node:http writes its header and a string body in one `write`, but a Buffer body after
+ * the header with a `writev` (a third more system time on small messages). A latin1 string holds each byte as it
+ * is, so the bytes on the wire are the same.
+ */
+function body(frame: Uint8Array): Uint8Array | string {
+  return frame.byteLength > stringFrameLimit
+    ? frame
+    : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1');
+}
+
 function reply(res: ServerResponse, status: number, frame: Uint8Array): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'content-type': frameContentType, 'content-length': frame.byteLength });
-  res.end(frame);
+  res.end(body(frame), 'latin1');
 }
 
 function errorFrame(error: MicroError): Uint8Array {
@@ -553,5 +567,5 @@ function send(
   signal?.addEventListener('abort', call);
   req.on('error', onSentError);
   req.on('response', onSentResponse);
-  req.end(frame);
+  req.end(body(frame), 'latin1');
 }

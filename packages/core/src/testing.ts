@@ -116,16 +116,20 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
       }
     });
 
-    it('passes binary bodies through byte for byte', async () => {
+    it('passes binary bodies and non-ASCII metadata through byte for byte, small and large', async () => {
       const listener = await server.listen(async (req) => ({
         contentType: 'application/octet-stream',
-        metadata: {},
+        metadata: req.metadata,
         body: req.body,
       }));
       try {
-        const body = new Uint8Array(70_000).map((_, i) => (i * 31) % 256);
-        const res = await client.request(listener.address, request(body));
-        expect(Buffer.from(res.body).equals(Buffer.from(body))).toBe(true);
+        const metadata = { 'x-name': 'Zoë ☃ 𝄞 \u00ff\u0000' };
+        for (const size of [256, 70_000]) {
+          const body = new Uint8Array(size).map((_, i) => (i * 31) % 256);
+          const res = await client.request(listener.address, { ...request(body), metadata });
+          expect(Buffer.from(res.body).equals(Buffer.from(body))).toBe(true);
+          expect(res.metadata).toEqual(metadata);
+        }
       } finally {
         await listener.close();
       }
