@@ -164,7 +164,8 @@ class RedisConfigSource implements RedisSource {
     }
     this.watchMode = mode;
     if (mode === 'keyspace' || mode === 'pubsub') {
-      const subscriber = client.duplicate({ lazyConnect: true });
+      // No ready check: its INFO fails on a connection that has a SUBSCRIBE out (as discovery's watch found).
+      const subscriber = client.duplicate({ lazyConnect: true, enableReadyCheck: false });
       subscriber.on('error', () => {});
       this.#subscriber = subscriber;
       const channel = mode === 'keyspace' ? `__keyspace@${client.options.db ?? 0}__:${this.key}` : this.key;

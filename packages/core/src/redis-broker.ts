@@ -174,7 +174,13 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const subscriberConnection = (): Redis => {
     if (subscriber === undefined) {
       subscriber = watch(
-        publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: connectTimeout }),
+        // No ready check: its INFO fails on a connection that has a SUBSCRIBE out.
+        publisher.duplicate({
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+          commandTimeout: connectTimeout,
+          enableReadyCheck: false,
+        }),
         'subscriber',
       );
       subscriber.on('messageBuffer', onMessage);
