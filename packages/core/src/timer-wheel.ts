@@ -22,7 +22,10 @@ export function atDeadline(at: number, callback: () => void): () => void {
   if (slot < armedSlot) arm(slot);
   const owner = set;
   return () => {
-    if (owner.delete(callback) && --pending === 0) timer?.unref();
+    if (!owner.delete(callback)) return;
+    // An emptied slot goes at once: calls that finish long before their deadline leave nothing to sweep.
+    if (owner.size === 0 && slots.get(slot) === owner) slots.delete(slot);
+    if (--pending === 0) timer?.unref();
   };
 }
 
