@@ -17,6 +17,7 @@ import {
   defaultMaxMessageSize,
   type Listener,
   type ListenOptions,
+  PendingRequest,
   type RequestOptions,
   type ResponseReceiver,
   requestWithPromise,
@@ -407,9 +408,7 @@ const kSent = Symbol('micro-os.http.sent');
 type SentRequest = ClientRequest & { [kSent]: SentCall };
 type SentResponse = IncomingMessage & { [kSent]: SentCall };
 
-class SentCall {
-  settled = false;
-  cancelTimer: (() => void) | undefined = undefined;
+class SentCall extends PendingRequest {
   size = 0;
   first: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
@@ -417,28 +416,17 @@ class SentCall {
 
   constructor(
     readonly address: string,
-    readonly request: TransportRequest,
-    readonly signal: AbortSignal | undefined,
+    request: TransportRequest,
+    signal: AbortSignal | undefined,
     readonly maxSize: number,
     readonly maxFrame: number,
-    readonly receiver: ResponseReceiver,
-  ) {}
-
-  what(): string {
-    return `request to ${this.request.service}.${this.request.endpoint} at ${this.address}`;
+    receiver: ResponseReceiver,
+  ) {
+    super(request, signal, receiver);
   }
 
-  /** Called by the signal (an EventTarget listener object). */
-  handleEvent(): void {
-    this.fail(abortError(this.signal as AbortSignal, this.what()));
-  }
-
-  finish(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.cancelTimer?.();
-    this.signal?.removeEventListener('abort', this);
-    return true;
+  override get what(): string {
+    return `${super.what} at ${this.address}`;
   }
 
   fail(error: MicroError): void {
@@ -471,7 +459,7 @@ class SentCall {
           ? toMicroError(err)
           : new MicroError(
               status >= 500 ? 'unavailable' : 'internal',
-              `${this.what()} answered HTTP ${status}`,
+              `${this.what} answered HTTP ${status}`,
               {
                 cause: err,
               },
@@ -488,13 +476,13 @@ class SentCall {
 }
 
 function onSentTimeout(call: SentCall, timeout: number): void {
-  call.fail(new MicroError('deadline_exceeded', `${call.what()} timed out after ${timeout} ms`));
+  call.fail(new MicroError('deadline_exceeded', `${call.what} timed out after ${timeout} ms`));
 }
 
 function onSentError(this: SentRequest, err: Error): void {
   const call = this[kSent];
   if (!call.settled)
-    call.fail(new MicroError('unavailable', `${call.what()} failed: ${err.message}`, { cause: err }));
+    call.fail(new MicroError('unavailable', `${call.what} failed: ${err.message}`, { cause: err }));
 }
 
 function onSentResponse(this: SentRequest, res: IncomingMessage): void {
@@ -517,7 +505,7 @@ function onSentClose(this: SentResponse): void {
   const call = this[kSent];
   if (!call.settled)
     call.fail(
-      new MicroError('unavailable', `${call.what()}: connection closed before the response was complete`),
+      new MicroError('unavailable', `${call.what}: connection closed before the response was complete`),
     );
 }
 
@@ -534,11 +522,11 @@ function send(
   const { signal, timeout } = opts;
   const call = new SentCall(address, request, signal, maxSize, maxFrame, receiver);
   if (signal?.aborted) {
-    receiver.onError(abortError(signal, call.what()));
+    receiver.onError(abortError(signal, call.what));
     return;
   }
   if (timeout !== undefined && timeout <= 0) {
-    receiver.onError(new MicroError('deadline_exceeded', `${call.what()}: no time left`));
+    receiver.onError(new MicroError('deadline_exceeded', `${call.what}: no time left`));
     return;
   }
   if (request.body.byteLength > maxSize) {

@@ -5,8 +5,10 @@ import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
+  describeRequest,
   type Listener,
   type ListenOptions,
+  PendingRequest,
   type RequestOptions,
   type ResponseReceiver,
   type Transport,
@@ -48,7 +50,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     if (handler === undefined) throw new MicroError('unavailable', `no listener at ${address}`);
     checkSize(request.body, maxSize, 'request');
     const { signal, timeout } = opts;
-    if (signal?.aborted) throw abortError(signal, describe(request));
+    if (signal?.aborted) throw abortError(signal, describeRequest(request));
     // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
     const controller = signal === undefined ? undefined : new AbortController();
     let answer: TransportResponse | Promise<TransportResponse>;
@@ -109,33 +111,15 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 }
 
 /** A request whose handler answers later: settled once, by the answer, its deadline or the caller's cancel. */
-class PendingCall {
-  settled = false;
-  cancelTimer: (() => void) | undefined = undefined;
-
+class PendingCall extends PendingRequest {
   constructor(
-    readonly request: TransportRequest,
+    request: TransportRequest,
     readonly controller: AbortController | undefined,
-    readonly signal: AbortSignal | undefined,
-    readonly receiver: ResponseReceiver,
+    signal: AbortSignal | undefined,
+    receiver: ResponseReceiver,
     readonly maxSize: number,
-  ) {}
-
-  get what(): string {
-    return describe(this.request);
-  }
-
-  /** The caller's signal aborted (an EventTarget listener object). */
-  handleEvent(): void {
-    this.fail(abortError(this.signal as AbortSignal, this.what));
-  }
-
-  finish(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.cancelTimer?.();
-    this.signal?.removeEventListener('abort', this);
-    return true;
+  ) {
+    super(request, signal, receiver);
   }
 
   answer(response: TransportResponse): void {
@@ -150,8 +134,4 @@ class PendingCall {
     this.controller?.abort(error);
     this.receiver.onError(error);
   }
-}
-
-function describe(request: TransportRequest): string {
-  return `request to ${request.service}.${request.endpoint}`;
 }

@@ -7,8 +7,10 @@ import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
+  describeRequest,
   type Listener,
   type ListenOptions,
+  PendingRequest,
   type RequestOptions,
   type ResponseReceiver,
   requestWithPromise,
@@ -85,7 +87,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     try {
       nc.publish(subject, frame, { reply });
     } catch (error) {
-      entry.fail(natsError(error, describe(entry.request)));
+      entry.fail(natsError(error, describeRequest(entry.request)));
     }
   };
 
@@ -100,14 +102,14 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       const subject = subjectOf(address);
       checkSize(request.body, maxSize, 'request');
       const { signal, timeout } = requestOptions;
-      if (signal?.aborted) throw abortError(signal, describe(request));
+      if (signal?.aborted) throw abortError(signal, describeRequest(request));
       if (closed) throw new MicroError('unavailable', 'nats transport is closed');
       const nc = link.current;
       if (nc === undefined) {
         link.connect().then(
           () => requestTo(address, request, requestOptions, receiver),
           (error: unknown) =>
-            receiver.onError(isMicroError(error) ? error : natsError(error, describe(request))),
+            receiver.onError(isMicroError(error) ? error : natsError(error, describeRequest(request))),
         );
         return;
       }
@@ -128,7 +130,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
       publishRequest(nc, subject, frame, `${inbox}${id}`, entry);
     } catch (error) {
-      receiver.onError(isMicroError(error) ? error : natsError(error, describe(request)));
+      receiver.onError(isMicroError(error) ? error : natsError(error, describeRequest(request)));
     }
   }
 
@@ -235,43 +237,37 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
 }
 
 /** One request awaiting its response; it is its own abort listener, so no closure per request. */
-class Pending {
-  cancelTimer: (() => void) | undefined;
+class Pending extends PendingRequest {
   constructor(
     readonly id: number,
     readonly table: Map<number, Pending>,
     readonly address: string,
-    readonly request: TransportRequest,
-    readonly receiver: ResponseReceiver,
-    readonly signal: AbortSignal | undefined,
-  ) {}
+    request: TransportRequest,
+    receiver: ResponseReceiver,
+    signal: AbortSignal | undefined,
+  ) {
+    super(request, signal, receiver);
+  }
 
-  handleEvent(): void {
-    this.fail(abortError(this.signal as AbortSignal, describe(this.request)));
+  override finish(): boolean {
+    if (!super.finish()) return false;
+    this.table.delete(this.id);
+    return true;
   }
 
   succeed(response: TransportResponse): void {
-    if (this.settle()) this.receiver.onResponse(response);
+    if (this.finish()) this.receiver.onResponse(response);
   }
 
   fail(error: MicroError): void {
-    if (this.settle()) this.receiver.onError(error);
-  }
-
-  private settle(): boolean {
-    if (!this.table.delete(this.id)) return false;
-    this.cancelTimer?.();
-    this.signal?.removeEventListener('abort', this);
-    return true;
+    if (this.finish()) this.receiver.onError(error);
   }
 }
 
 function expire(entry: Pending, timeout: number): void {
-  entry.fail(new MicroError('deadline_exceeded', `${describe(entry.request)} timed out after ${timeout} ms`));
-}
-
-function describe(request: TransportRequest): string {
-  return `request to ${request.service}.${request.endpoint}`;
+  entry.fail(
+    new MicroError('deadline_exceeded', `${describeRequest(entry.request)} timed out after ${timeout} ms`),
+  );
 }
 
 function subjectOf(address: string): string {

@@ -1,3 +1,4 @@
+import { abortError } from './abort.js';
 import type { MicroError, WireError } from './errors.js';
 import type { Metadata } from './metadata.js';
 
@@ -108,4 +109,50 @@ export function requestWithPromise(
   return new Promise((resolve, reject) => {
     requestTo(address, request, options, { onResponse: resolve, onError: reject });
   });
+}
+
+/** `request to <service>.<endpoint>`, for error messages. */
+export function describeRequest(request: TransportRequest): string {
+  return `request to ${request.service}.${request.endpoint}`;
+}
+
+/**
+ * A request in flight on a transport: it settles once, by its answer, a failure, the caller's abort or its
+ * deadline. Each transport's pending request extends it; `finish()` is the one gate they all settle through.
+ */
+export abstract class PendingRequest {
+  /** Cancels the deadline, when the request has one. */
+  cancelTimer: (() => void) | undefined = undefined;
+  #settled = false;
+
+  constructor(
+    readonly request: TransportRequest,
+    readonly signal: AbortSignal | undefined,
+    readonly receiver: ResponseReceiver,
+  ) {}
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** What the request is, for error messages. */
+  get what(): string {
+    return describeRequest(this.request);
+  }
+
+  /** The caller's signal aborted (the request is its EventTarget listener object). */
+  handleEvent(): void {
+    this.fail(abortError(this.signal as AbortSignal, this.what));
+  }
+
+  /** Marks the request settled and drops its deadline and abort listener; false when it already was. */
+  finish(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.cancelTimer?.();
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
+
+  abstract fail(error: MicroError): void;
 }
