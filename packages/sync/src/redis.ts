@@ -25,7 +25,7 @@ export interface RedisLocksOptions extends LocksOptions {
 interface RedisLease extends Lease {
   /** The lease and token keys. */
   readonly resources: [string, string];
-  /** This holder's random value, stored in the lease. */
+  /** This acquisition's value, unique to it, stored in the lease. */
   readonly value: string;
   /** redlock's handle, for a quorum of nodes; a single node is driven directly. */
   lock?: RedlockLock;
@@ -142,24 +142,23 @@ function redisBackend(
   return {
     name: 'redis',
     tryAcquire: async (name, ttl, metadata) => {
-      const only = single;
-      if (only !== undefined) {
+      if (single !== undefined) {
         // createLocks checks the validity left, as redlock would.
         const resources = keys(name);
         const value = holderValue();
         let token: number;
         try {
-          token = await only.run(scripts.acquire, resources, [value, String(ttl)]);
+          token = await single.run(scripts.acquire, resources, [value, String(ttl)]);
         } catch (err) {
           throw new MicroError('unavailable', `lock "${name}": the Redis node failed`, { cause: err });
         }
         if (token <= 0) return undefined;
         const lease: RedisLease = { name, token, resources, value };
         if (Object.keys(metadata).length > 0) {
-          await only
+          await single
             .run(scripts.settle, resources, [value, String(token), JSON.stringify(metadata)])
             .catch(async (err: unknown) => {
-              await only.run(scripts.release, resources, [value]).catch(() => undefined);
+              await single.run(scripts.release, resources, [value]).catch(() => undefined);
               throw new MicroError('unavailable', `lock "${name}": the Redis node failed`, { cause: err });
             });
         }
