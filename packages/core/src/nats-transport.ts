@@ -19,7 +19,21 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from './transport.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, errorResponse } from './wire.js';
+import {
+  type BatchMember,
+  batchHeaderSize,
+  batchMemberOverhead,
+  decodeRequest,
+  decodeRequestBatch,
+  decodeResponse,
+  decodeResponseBatch,
+  encodeRequest,
+  encodeRequestBatch,
+  encodeResponse,
+  encodeResponseBatch,
+  errorResponse,
+  isRequestBatch,
+} from './wire.js';
 
 export interface NatsTransportOptions {
   /** A connection to use; the transport leaves it open on close. Exclusive with `servers`. */
@@ -35,10 +49,36 @@ export interface NatsTransportOptions {
 const addressScheme = 'nats:';
 
 /**
+ * Requests (and responses) smaller than this share a message with the others sent to the same subject in the
+ * same tick; a batch grows to at most this size (or the server's max_payload) before it goes out.
+ */
+const batchLimit = 64 * 1024;
+
+/** Requests queued for one subject in the current tick. */
+interface Outgoing {
+  readonly nc: NatsConnection;
+  readonly entries: Pending[];
+  readonly frames: Uint8Array[];
+  bytes: number;
+}
+
+/** The requests that went out in one batch: a no-responders answer to the batch fails them all. */
+interface SentBatch {
+  readonly id: number;
+  readonly table: Map<number, SentBatch>;
+  readonly members: Pending[];
+  remaining: number;
+}
+
+/**
  * Request/response over NATS. Each listener subscribes its own subject; each transport has ONE wildcard reply
  * subscription (`_INBOX.<uuid>.*`) and tells responses apart by a correlation id in the reply subject, rather
  * than opening an inbox per request. Requests to a subject nobody listens on fail at once with `unavailable`
  * (the server's no-responders status), and so do requests made while the connection is down.
+ *
+ * Requests made to one listener in the same tick travel as one message (a batch of frames tagged with their
+ * correlation ids, reply subject `_INBOX.<uuid>.b<batch>`), and the listener answers them in batches too: with
+ * many calls in flight, NATS routes a few large messages instead of one per call. A lone request goes as it is.
  */
 export function natsTransport(options: NatsTransportOptions = {}): Transport {
   const maxSize = options.maxMessageSize ?? defaultMaxMessageSize;
@@ -47,6 +87,10 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
   }
   const prefix = checkNatsSubject(options.subjectPrefix ?? 'micro.rpc', 'subjectPrefix');
   const pending = new Map<number, Pending>();
+  const batches = new Map<number, SentBatch>();
+  const outgoing = new Map<string, Outgoing>();
+  let flushing = false;
+  let nextBatch = 0;
   const failAll = (error: MicroError): void => {
     for (const entry of [...pending.values()]) entry.fail(error);
   };
@@ -57,13 +101,47 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
   let nextId = 0;
   let closed = false;
 
+  const onBatchReply = (batch: SentBatch | undefined, msg: Msg): void => {
+    if (batch === undefined) return;
+    const data = msg.data;
+    if (data.byteLength === 0 && msg.headers?.code === 503) {
+      const error = new MicroError(
+        'unavailable',
+        `no listener at ${batch.members[0]?.address ?? 'its address'}`,
+      );
+      for (const entry of batch.members) entry.fail(error);
+      return;
+    }
+    let members: BatchMember[];
+    try {
+      members = decodeResponseBatch(data);
+    } catch (error) {
+      for (const entry of batch.members) entry.fail(toMicroError(error));
+      return;
+    }
+    for (const { id, frame } of members) {
+      const entry = pending.get(id);
+      if (entry === undefined) continue;
+      try {
+        entry.succeed(decodeResponse(frame));
+      } catch (error) {
+        entry.fail(toMicroError(error));
+      }
+    }
+  };
+
   const onReply = (err: Error | null, msg: Msg): void => {
     if (err !== null) {
       replies = undefined; // the next request subscribes again
       failAll(new MicroError('unavailable', 'nats transport reply subscription failed', { cause: err }));
       return;
     }
-    const entry = pending.get(Number(msg.subject.slice(inbox.length)));
+    const token = msg.subject.slice(inbox.length);
+    if (token.charCodeAt(0) === 98 /* b */) {
+      onBatchReply(batches.get(Number(token.slice(1))), msg);
+      return;
+    }
+    const entry = pending.get(Number(token));
     if (entry === undefined) return;
     const data = msg.data;
     if (data.byteLength === 0 && msg.headers?.code === 503) {
@@ -77,17 +155,58 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     }
   };
 
-  const publishRequest = (
-    nc: NatsConnection,
-    subject: string,
-    frame: Uint8Array,
-    reply: string,
-    entry: Pending,
-  ) => {
+  /** Sends what was queued for one subject: a lone request as it is, several as one batch. */
+  const send = (subject: string, queued: Outgoing): void => {
+    const { nc, entries, frames } = queued;
+    const members: BatchMember[] = [];
+    const live: Pending[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Pending;
+      if (entry.settled) continue; // aborted or timed out before it went out
+      live.push(entry);
+      members.push({ id: entry.id, frame: frames[i] as Uint8Array });
+    }
+    const [first] = live;
+    if (first === undefined) return;
     try {
-      nc.publish(subject, frame, { reply });
+      if (live.length === 1) {
+        nc.publish(subject, (members[0] as BatchMember).frame, { reply: `${inbox}${first.id}` });
+        return;
+      }
+      nextBatch = nextBatch === 0xffffffff ? 1 : nextBatch + 1;
+      const batch: SentBatch = { id: nextBatch, table: batches, members: live, remaining: live.length };
+      batches.set(batch.id, batch);
+      for (const entry of live) entry.batch = batch;
+      nc.publish(subject, encodeRequestBatch(members), { reply: `${inbox}b${batch.id}` });
     } catch (error) {
-      entry.fail(natsError(error, describeRequest(entry.request)));
+      for (const entry of live) entry.fail(natsError(error, describeRequest(entry.request)));
+    }
+  };
+
+  const flush = (): void => {
+    flushing = false;
+    for (const [subject, queued] of outgoing) send(subject, queued);
+    outgoing.clear();
+  };
+
+  /** Queues a request for the end of this tick, so that the requests made together go together. */
+  const enqueue = (nc: NatsConnection, subject: string, frame: Uint8Array, entry: Pending): void => {
+    let queued = outgoing.get(subject);
+    const size = frame.byteLength + batchMemberOverhead;
+    if (queued !== undefined && queued.bytes + size > batchLimitOf(nc)) {
+      send(subject, queued);
+      queued = undefined;
+    }
+    if (queued === undefined) {
+      queued = { nc, entries: [], frames: [], bytes: batchHeaderSize };
+      outgoing.set(subject, queued);
+    }
+    queued.entries.push(entry);
+    queued.frames.push(frame);
+    queued.bytes += size;
+    if (!flushing) {
+      flushing = true;
+      process.nextTick(flush);
     }
   };
 
@@ -122,13 +241,14 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       const max = nc.info?.max_payload;
       if (max !== undefined && frame.byteLength > max) throw tooBig('request', frame.byteLength, max);
       replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
-      const id = ++nextId;
+      nextId = nextId === 0xffffffff ? 1 : nextId + 1;
+      const id = nextId;
       const entry = new Pending(id, pending, address, request, receiver, signal);
       pending.set(id, entry);
       if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
       if (timeout !== undefined)
         entry.cancelTimer = atDeadline(Date.now() + timeout, () => expire(entry, timeout));
-      publishRequest(nc, subject, frame, `${inbox}${id}`, entry);
+      enqueue(nc, subject, frame, entry);
     } catch (error) {
       receiver.onError(isMicroError(error) ? error : natsError(error, describeRequest(request)));
     }
@@ -152,7 +272,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           // The connection is closed or closing: the caller's deadline or disconnect handling answers it.
         }
       };
-      const send = (reply: string, response: TransportResponse): void => {
+      const responseFrame = (response: TransportResponse): Uint8Array => {
         let frame: Uint8Array;
         try {
           checkSize(response.body, maxSize, 'response');
@@ -164,26 +284,98 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (max !== undefined && frame.byteLength > max) {
           frame = encodeResponse(errorResponse(tooBig('response', frame.byteLength, max)));
         }
-        publishReply(reply, frame);
+        return frame;
+      };
+      const answer = (request: TransportRequest): TransportResponse | Promise<TransportResponse> => {
+        try {
+          return handler(request, stopping.signal);
+        } catch (error) {
+          return errorResponse(toMicroError(error));
+        }
       };
       // A handler that answers at once is replied to in the same turn as the request arrived.
-      const serve = (msg: Msg): void => {
-        const reply = msg.reply;
-        if (reply === undefined || reply === '') return;
+      const serveOne = (reply: string, data: Uint8Array): void => {
         let response: TransportResponse | Promise<TransportResponse>;
         try {
-          response = handler(decodeRequest(msg.data), stopping.signal);
+          response = answer(decodeRequest(data));
         } catch (error) {
           response = errorResponse(toMicroError(error));
         }
         if (!(response instanceof Promise)) {
-          send(reply, response);
+          publishReply(reply, responseFrame(response));
           return;
         }
         response.then(
-          (answer) => send(reply, answer),
-          (error: unknown) => send(reply, errorResponse(toMicroError(error))),
+          (res) => publishReply(reply, responseFrame(res)),
+          (error: unknown) => publishReply(reply, responseFrame(errorResponse(toMicroError(error)))),
         );
+      };
+
+      // The answers to batched requests, by reply subject: those ready together go back together.
+      const answers = new Map<string, BatchMember[]>();
+      let answering = false;
+      const sendAnswers = (reply: string, members: BatchMember[]): void => {
+        const limit = batchLimitOf(nc);
+        let start = 0;
+        let bytes = batchHeaderSize;
+        for (let i = 0; i < members.length; i++) {
+          const size = batchMemberOverhead + (members[i] as BatchMember).frame.byteLength;
+          if (i > start && bytes + size > limit) {
+            publishReply(reply, encodeResponseBatch(members.slice(start, i)));
+            start = i;
+            bytes = batchHeaderSize;
+          }
+          bytes += size;
+        }
+        publishReply(reply, encodeResponseBatch(start === 0 ? members : members.slice(start)));
+      };
+      const flushAnswers = (): void => {
+        answering = false;
+        for (const [reply, members] of answers) sendAnswers(reply, members);
+        answers.clear();
+      };
+      const queueAnswer = (reply: string, id: number, response: TransportResponse): void => {
+        const member = { id, frame: responseFrame(response) };
+        const list = answers.get(reply);
+        if (list === undefined) answers.set(reply, [member]);
+        else list.push(member);
+        if (!answering) {
+          answering = true;
+          process.nextTick(flushAnswers);
+        }
+      };
+      const serveBatch = (reply: string, data: Uint8Array): void => {
+        let members: BatchMember[];
+        try {
+          members = decodeRequestBatch(data);
+        } catch {
+          return; // not from a micro-os client: without correlation ids there is no one to answer
+        }
+        const ready: BatchMember[] = [];
+        for (const { id, frame } of members) {
+          let response: TransportResponse | Promise<TransportResponse>;
+          try {
+            response = answer(decodeRequest(frame));
+          } catch (error) {
+            response = errorResponse(toMicroError(error));
+          }
+          if (!(response instanceof Promise)) {
+            ready.push({ id, frame: responseFrame(response) });
+            continue;
+          }
+          response.then(
+            (res) => queueAnswer(reply, id, res),
+            (error: unknown) => queueAnswer(reply, id, errorResponse(toMicroError(error))),
+          );
+        }
+        if (ready.length > 0) sendAnswers(reply, ready);
+      };
+      const serve = (msg: Msg): void => {
+        const reply = msg.reply;
+        if (reply === undefined || reply === '') return;
+        const data = msg.data;
+        if (isRequestBatch(data)) serveBatch(reply, data);
+        else serveOne(reply, data);
       };
       let subscription: Subscription;
       try {
@@ -238,6 +430,9 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
 
 /** One request awaiting its response; it is its own abort listener, so no closure per request. */
 class Pending extends PendingRequest {
+  /** The batch it went out in, if it shared a message. */
+  batch: SentBatch | undefined = undefined;
+
   constructor(
     readonly id: number,
     readonly table: Map<number, Pending>,
@@ -252,6 +447,8 @@ class Pending extends PendingRequest {
   override finish(): boolean {
     if (!super.finish()) return false;
     this.table.delete(this.id);
+    const batch = this.batch;
+    if (batch !== undefined && --batch.remaining === 0) batch.table.delete(batch.id);
     return true;
   }
 
@@ -277,6 +474,12 @@ function subjectOf(address: string): string {
     );
   }
   return address.slice(addressScheme.length);
+}
+
+/** The largest batch for a connection: the batch limit, or the server's max_payload if that is smaller. */
+function batchLimitOf(nc: NatsConnection): number {
+  const max = nc.info?.max_payload;
+  return max !== undefined && max < batchLimit ? max : batchLimit;
 }
 
 function tooBig(what: string, size: number, max: number): MicroError {

@@ -12,6 +12,87 @@ import type { TransportRequest, TransportResponse } from './transport.js';
  */
 const requestKind = 0x01;
 const responseKind = 0x02;
+const requestBatchKind = 0x03;
+const responseBatchKind = 0x04;
+
+/**
+ * Several request (or response) frames in one message, each tagged with the caller's correlation id:
+ *
+ *   batch: 0x03 (requests) or 0x04 (responses) | u16 count | (u32 id | u32 length | frame) * count
+ *
+ * The NATS transport sends the requests made to one listener in the same tick as one batch, and the listener
+ * answers the batch's members in batches of its own.
+ */
+export interface BatchMember {
+  id: number;
+  frame: Uint8Array;
+}
+
+/** Bytes a member adds to a batch on top of its frame. */
+export const batchMemberOverhead = 8;
+/** Bytes of a batch's own header. */
+export const batchHeaderSize = 3;
+
+export function isRequestBatch(frame: Uint8Array): boolean {
+  return frame[0] === requestBatchKind;
+}
+
+export function encodeRequestBatch(members: readonly BatchMember[]): Uint8Array {
+  return encodeBatch(requestBatchKind, members);
+}
+
+export function encodeResponseBatch(members: readonly BatchMember[]): Uint8Array {
+  return encodeBatch(responseBatchKind, members);
+}
+
+/** The members of a request batch; their frames are views into `frame`. */
+export function decodeRequestBatch(frame: Uint8Array): BatchMember[] {
+  return decodeBatch(frame, requestBatchKind, 'request');
+}
+
+export function decodeResponseBatch(frame: Uint8Array): BatchMember[] {
+  return decodeBatch(frame, responseBatchKind, 'response');
+}
+
+function encodeBatch(kind: number, members: readonly BatchMember[]): Uint8Array {
+  if (members.length > 0xffff) throw invalidArgument(`too many frames in a batch: ${members.length}`);
+  let size = batchHeaderSize;
+  for (const m of members) size += batchMemberOverhead + m.frame.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = kind;
+  out.writeUInt16BE(members.length, 1);
+  let at = batchHeaderSize;
+  for (const m of members) {
+    out.writeUInt32BE(m.id, at);
+    out.writeUInt32BE(m.frame.byteLength, at + 4);
+    out.set(m.frame, at + batchMemberOverhead);
+    at += batchMemberOverhead + m.frame.byteLength;
+  }
+  return out;
+}
+
+function decodeBatch(frame: Uint8Array, kind: number, what: 'request' | 'response'): BatchMember[] {
+  const code = what === 'request' ? 'invalid_argument' : 'internal';
+  const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (bytes.byteLength < batchHeaderSize || bytes[0] !== kind)
+    throw malformed(what, `not a ${what} batch`, code);
+  const count = bytes.readUInt16BE(1);
+  const members: BatchMember[] = [];
+  let at = batchHeaderSize;
+  for (let i = 0; i < count; i++) {
+    if (at + batchMemberOverhead > bytes.byteLength)
+      throw malformed(what, `batch truncated at byte ${at}`, code);
+    const id = bytes.readUInt32BE(at);
+    const length = bytes.readUInt32BE(at + 4);
+    at += batchMemberOverhead;
+    if (at + length > bytes.byteLength) throw malformed(what, `batch truncated at byte ${at}`, code);
+    members.push({ id, frame: bytes.subarray(at, at + length) });
+    at += length;
+  }
+  if (at !== bytes.byteLength)
+    throw malformed(what, `${bytes.byteLength - at} bytes after the last batch member`, code);
+  return members;
+}
 
 export function encodeRequest(request: TransportRequest): Uint8Array {
   const { service, endpoint, contentType, metadata, body } = request;

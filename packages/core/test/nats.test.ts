@@ -156,6 +156,131 @@ describe('nats transport and broker under a service', () => {
   });
 });
 
+describe('nats transport batches', () => {
+  const text = (body: Uint8Array): string => Buffer.from(body).toString('utf8');
+  const request = (n: number, extra: { body?: Uint8Array; timeout?: number } = {}) => ({
+    service: 's',
+    endpoint: 'Batch.Echo',
+    contentType: 'text/plain',
+    metadata: { n: String(n) },
+    body: extra.body ?? Buffer.from(`req-${n}`),
+  });
+
+  /** Counts the messages published to a listener's subject, on a connection of the test's own. */
+  async function countMessages(
+    address: string,
+  ): Promise<{ count: () => number; close: () => Promise<void> }> {
+    const nc = await connect({ servers });
+    let count = 0;
+    nc.subscribe(address.slice('nats:'.length), { callback: () => void count++ });
+    await nc.flush();
+    return { count: () => count, close: () => nc.close() };
+  }
+
+  it('sends the requests of one tick as few messages and answers each caller with its own response', async () => {
+    const server = natsTransport({ servers });
+    const client = natsTransport({ servers });
+    // Even requests answer at once, odd ones after a delay, every fifth fails: the three paths of a batch.
+    const listener = await server.listen((req) => {
+      const n = Number(req.metadata.n);
+      const res = { contentType: 'text/plain', metadata: { n: String(n) }, body: Buffer.from(`res-${n}`) };
+      if (n % 5 === 0) throw new MicroError('failed_precondition', `no ${n}`, { details: { n } });
+      return n % 2 === 0 ? res : new Promise((resolve) => setTimeout(() => resolve(res), n % 7));
+    });
+    const seen = await countMessages(listener.address);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, n) =>
+          client.request(listener.address, request(n), { timeout: 5000 }),
+        ),
+      );
+      results.forEach((res, n) => {
+        if (n % 5 === 0)
+          expect(res.error).toEqual({ code: 'failed_precondition', message: `no ${n}`, details: { n } });
+        else {
+          expect(res.error).toBeUndefined();
+          expect(res.metadata.n).toBe(String(n));
+          expect(text(res.body)).toBe(`res-${n}`);
+        }
+      });
+      expect(seen.count()).toBeLessThan(10);
+      // A lone request afterwards still goes as a plain message.
+      expect(text((await client.request(listener.address, request(1))).body)).toBe('res-1');
+    } finally {
+      await seen.close();
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('fails every member of a batch sent to a subject nobody listens on with unavailable', async () => {
+    const client = natsTransport({ servers });
+    try {
+      const address = `nats:micro.rpc.nobody-${randomUUID()}`;
+      const started = Date.now();
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, n) => client.request(address, request(n), { timeout: 5000 })),
+      );
+      for (const r of results)
+        expect(r).toMatchObject({ status: 'rejected', reason: { code: 'unavailable' } });
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('times out one member of a batch without holding up the others, and sends none that was aborted first', async () => {
+    const server = natsTransport({ servers });
+    const client = natsTransport({ servers });
+    const served: number[] = [];
+    const listener = await server.listen((req) => {
+      const n = Number(req.metadata.n);
+      served.push(n);
+      const res = { contentType: '', metadata: {}, body: Buffer.from(`res-${n}`) };
+      return n === 0 ? new Promise((resolve) => setTimeout(() => resolve(res), 500)) : res;
+    });
+    try {
+      const aborted = new AbortController();
+      const calls = [0, 1, 2, 3].map((n) =>
+        client.request(listener.address, request(n), {
+          timeout: n === 0 ? 100 : 5000,
+          signal: n === 3 ? aborted.signal : undefined,
+        }),
+      );
+      aborted.abort();
+      const [slow, one, two, three] = await Promise.allSettled(calls);
+      expect(slow).toMatchObject({ status: 'rejected', reason: { code: 'deadline_exceeded' } });
+      expect(three).toMatchObject({ status: 'rejected', reason: { code: 'aborted' } });
+      expect(one).toMatchObject({ status: 'fulfilled' });
+      expect(two).toMatchObject({ status: 'fulfilled' });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(served.sort()).toEqual([0, 1, 2]);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('splits requests and answers too large to share one message', async () => {
+    const server = natsTransport({ servers });
+    const client = natsTransport({ servers });
+    const listener = await server.listen((req) => ({ contentType: '', metadata: {}, body: req.body }));
+    const seen = await countMessages(listener.address);
+    try {
+      const body = (n: number) => Buffer.alloc(40 * 1024, n);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, n) => client.request(listener.address, request(n, { body: body(n) }))),
+      );
+      results.forEach((res, n) => expect(Buffer.from(res.body).equals(body(n))).toBe(true));
+      expect(seen.count()).toBe(6);
+    } finally {
+      await seen.close();
+      await client.close();
+      await server.close();
+    }
+  });
+});
+
 describe('a NATS server that dies', () => {
   let nats: ChildProcess | undefined;
   const unhandled: unknown[] = [];
