@@ -271,7 +271,9 @@ describe('nats transport batches', () => {
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, n) => client.request(listener.address, request(n, { body: body(n) }))),
       );
-      results.forEach((res, n) => expect(Buffer.from(res.body).equals(body(n))).toBe(true));
+      results.forEach((res, n) => {
+        expect(Buffer.from(res.body).equals(body(n))).toBe(true);
+      });
       expect(seen.count()).toBe(6);
     } finally {
       await seen.close();
