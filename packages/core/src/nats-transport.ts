@@ -189,8 +189,19 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     outgoing.clear();
   };
 
-  /** Queues a request for the end of this tick, so that the requests made together go together. */
+  /**
+   * Sends a request: at once when no other is in flight (a caller waiting on each answer in turn pays nothing for
+   * batching), else queued for the end of this tick, so that the requests made together go together.
+   */
   const enqueue = (nc: NatsConnection, subject: string, frame: Uint8Array, entry: Pending): void => {
+    if (pending.size === 1 && !flushing) {
+      try {
+        nc.publish(subject, frame, { reply: `${inbox}${entry.id}` });
+      } catch (error) {
+        entry.fail(natsError(error, describeRequest(entry.request)));
+      }
+      return;
+    }
     let queued = outgoing.get(subject);
     const size = frame.byteLength + batchMemberOverhead;
     if (queued !== undefined && queued.bytes + size > batchLimitOf(nc)) {

@@ -8,12 +8,19 @@ const slots = new Map<number, Set<() => void>>();
 let timer: NodeJS.Timeout | undefined;
 let armedSlot = Number.POSITIVE_INFINITY;
 let pending = 0;
+/** The latest slot made. */
+let newest = Number.NEGATIVE_INFINITY;
 
 /** Calls `callback` once `at` (epoch ms) has passed, up to one slot late; returns a cancel function. */
 export function atDeadline(at: number, callback: () => void): () => void {
   const slot = Math.ceil(at / resolution);
   let set = slots.get(slot);
   if (set === undefined) {
+    if (slot > newest) {
+      const previous = slots.get(newest);
+      if (previous !== undefined && previous.size === 0) slots.delete(newest);
+      newest = slot;
+    }
     set = new Set();
     slots.set(slot, set);
   }
@@ -23,8 +30,9 @@ export function atDeadline(at: number, callback: () => void): () => void {
   const owner = set;
   return () => {
     if (!owner.delete(callback)) return;
-    // An emptied slot goes at once: calls that finish long before their deadline leave nothing to sweep.
-    if (owner.size === 0 && slots.get(slot) === owner) slots.delete(slot);
+    // An emptied slot goes at once (calls that finish long before their deadline leave nothing to sweep), but
+    // for the newest slot, which the next call most likely lands in again: at most one empty slot is kept.
+    if (owner.size === 0 && slot !== newest && slots.get(slot) === owner) slots.delete(slot);
     if (--pending === 0) timer?.unref();
   };
 }

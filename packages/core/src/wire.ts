@@ -94,22 +94,49 @@ function decodeBatch(frame: Uint8Array, kind: number, what: 'request' | 'respons
   return members;
 }
 
+/** The encoded `service | endpoint | content type` of a call target, by service and endpoint. */
+interface Target {
+  readonly contentType: string;
+  readonly bytes: Uint8Array;
+}
+const targets = new Map<string, Map<string, Target>>();
+let targetCount = 0;
+/** Past this many call targets (names from user input?), they are encoded per call, not kept. */
+const maxTargets = 10_000;
+
+/** `s16 service | s16 endpoint | s16 content type`, made once per call target: calls repeat a few targets. */
+function targetBytes(service: string, endpoint: string, contentType: string): Uint8Array {
+  let byEndpoint = targets.get(service);
+  const cached = byEndpoint?.get(endpoint);
+  if (cached !== undefined && cached.contentType === contentType) return cached.bytes;
+  const out = Buffer.allocUnsafeSlow(
+    6 + Buffer.byteLength(service) + Buffer.byteLength(endpoint) + Buffer.byteLength(contentType),
+  );
+  writeString16(out, writeString16(out, writeString16(out, 0, service), endpoint), contentType);
+  if (cached === undefined && targetCount < maxTargets) {
+    if (byEndpoint === undefined) {
+      byEndpoint = new Map();
+      targets.set(service, byEndpoint);
+    }
+    byEndpoint.set(endpoint, { contentType, bytes: out });
+    targetCount++;
+  }
+  return out;
+}
+
 export function encodeRequest(request: TransportRequest): Uint8Array {
-  const { service, endpoint, contentType, metadata, body } = request;
+  const { metadata, body } = request;
   const keys = Object.keys(metadata);
-  let size =
-    1 + 4 + 6 + Buffer.byteLength(service) + Buffer.byteLength(endpoint) + Buffer.byteLength(contentType);
-  size += metadataSize(metadata, keys);
+  const target = targetBytes(request.service, request.endpoint, request.contentType);
+  const size = 1 + 4 + target.byteLength + metadataSize(metadata, keys);
   const out = Buffer.allocUnsafe(size + body.byteLength);
   out[0] = requestKind;
   out.writeUInt32BE(
     request.timeout === undefined ? 0 : Math.min(0xfffffffe, Math.ceil(request.timeout)) + 1,
     1,
   );
-  let at = writeString16(out, 5, service);
-  at = writeString16(out, at, endpoint);
-  at = writeString16(out, at, contentType);
-  at = writeMetadata(out, at, metadata, keys);
+  out.set(target, 5);
+  const at = writeMetadata(out, 5 + target.byteLength, metadata, keys);
   out.set(body, at);
   return out;
 }
