@@ -10,7 +10,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { abortError } from './abort.js';
-import { invalidArgument, MicroError, toMicroError } from './errors.js';
+import { fromWireError, invalidArgument, MicroError, toMicroError } from './errors.js';
 import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
@@ -26,7 +26,21 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from './transport.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, errorResponse } from './wire.js';
+import {
+  type BatchMember,
+  batchHeaderSize,
+  batchMemberOverhead,
+  decodeRequest,
+  decodeRequestBatch,
+  decodeResponse,
+  encodeBatchRecords,
+  encodeRequest,
+  encodeRequestBatch,
+  encodeResponse,
+  errorResponse,
+  isRequestBatch,
+  takeBatchRecords,
+} from './wire.js';
 
 export interface HttpTransportOptions {
   /** Interface the listener binds. @default '127.0.0.1' */
@@ -45,6 +59,9 @@ export interface HttpTransportOptions {
 export const rpcPath = '/micro/rpc';
 export const frameContentType = 'application/x-micro-frame';
 
+/** Calls made together to one address share a POST up to this many bytes of frames. */
+const batchLimit = 64 * 1024;
+
 /** Room the frame header gets on top of the body limit. */
 const headerAllowance = 64 * 1024;
 
@@ -55,7 +72,9 @@ interface Target {
 
 /**
  * Request/response over node:http with a keep-alive agent: each request is one POST of a wire frame to
- * `/micro/rpc`. The listener's address is `http://host:port`.
+ * `/micro/rpc`. The listener's address is `http://host:port`. Requests made to one address in the same tick
+ * while others are in flight share one POST (a batch of frames, each with its id), and the listener streams
+ * their answers back in one response, each as soon as its handler is done.
  */
 export function httpTransport(options: HttpTransportOptions = {}): Transport {
   const host = options.host ?? '127.0.0.1';
@@ -75,6 +94,16 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
   const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets });
   const listeners = new Set<Listener>();
   const targets = new Map<string, Target>();
+  const counter: Counter = { inFlight: 0 };
+  /** Calls made while others were in flight, by address, sent at the end of the tick. */
+  const outgoing = new Map<string, { to: Target; calls: SentCall[]; frames: Uint8Array[]; bytes: number }>();
+  let flushing = false;
+  const flush = (): void => {
+    flushing = false;
+    for (const queued of outgoing.values())
+      sendQueued(agent, queued.to, queued.calls, queued.frames, maxFrame);
+    outgoing.clear();
+  };
   let closed = false;
 
   const target = (address: string): Target => {
@@ -103,7 +132,31 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
       receiver.onError(toMicroError(error));
       return;
     }
-    send(agent, to, address, request, opts, maxSize, maxFrame, receiver);
+    const alone = counter.inFlight === 0;
+    const prepared = prepare(address, request, opts, maxSize, maxFrame, receiver, counter);
+    if (prepared === undefined) return;
+    const { call, frame } = prepared;
+    // Nothing else in flight (a caller waiting on each answer in turn), or too large to share: a POST of its own.
+    if ((alone && !flushing) || frame.byteLength + batchMemberOverhead > batchLimit) {
+      sendOne(agent, to, call, frame);
+      return;
+    }
+    let queued = outgoing.get(address);
+    if (queued !== undefined && queued.bytes + frame.byteLength + batchMemberOverhead > batchLimit) {
+      sendQueued(agent, queued.to, queued.calls, queued.frames, maxFrame);
+      queued = undefined;
+    }
+    if (queued === undefined) {
+      queued = { to, calls: [], frames: [], bytes: batchHeaderSize };
+      outgoing.set(address, queued);
+    }
+    queued.calls.push(call);
+    queued.frames.push(frame);
+    queued.bytes += frame.byteLength + batchMemberOverhead;
+    if (!flushing) {
+      flushing = true;
+      process.nextTick(flush);
+    }
   };
 
   return {
@@ -199,6 +252,9 @@ class ServedCall {
   overflow = false;
   running = false;
   controller: AbortController | undefined = undefined;
+  /** Batch answers still to come, and those ready to be written. */
+  open = 0;
+  later: BatchMember[] | undefined = undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -232,6 +288,10 @@ class ServedCall {
       this.chunks === undefined ? (this.first ?? Buffer.alloc(0)) : Buffer.concat(this.chunks, this.size);
     this.first = undefined;
     this.chunks = undefined;
+    if (isRequestBatch(frame)) {
+      this.runBatch(frame);
+      return;
+    }
     let request: TransportRequest;
     try {
       request = decodeRequest(frame);
@@ -265,6 +325,75 @@ class ServedCall {
       (answer) => this.finish(this.frame(answer)),
       (err: unknown) => this.finish(errorFrame(toMicroError(err))),
     );
+  }
+
+  /**
+   * Serves a batch of requests: the answers ready at once go back together; when some handlers answer later, the
+   * response streams (chunked), each answer written as soon as it is ready, so a slow call holds up no other.
+   */
+  runBatch(frame: Buffer): void {
+    const { endpoint, res } = this;
+    let members: BatchMember[];
+    try {
+      members = decodeRequestBatch(frame);
+    } catch (err) {
+      reply(res, 400, errorFrame(toMicroError(err, 'invalid_argument')));
+      return;
+    }
+    const controller = connectionController(this.req.socket as Connection);
+    this.controller = controller;
+    const ready: BatchMember[] = [];
+    for (const { id, frame: member } of members) {
+      let response: TransportResponse | Promise<TransportResponse>;
+      try {
+        const request = decodeRequest(member);
+        checkSize(request.body, endpoint.maxSize, 'request');
+        response = endpoint.handler(request, controller.signal);
+      } catch (err) {
+        response = errorResponse(toMicroError(err));
+      }
+      if (!(response instanceof Promise)) {
+        ready.push({ id, frame: this.frame(response) });
+        continue;
+      }
+      this.open++;
+      response.then(
+        (answer) => this.answerLater(id, this.frame(answer)),
+        (err: unknown) => this.answerLater(id, errorFrame(toMicroError(err))),
+      );
+    }
+    if (this.open === 0) {
+      reply(res, 200, encodeBatchRecords(ready));
+      return;
+    }
+    this.running = true;
+    endpoint.active.add(this);
+    res.on('close', onServedClose);
+    res.writeHead(200, { 'content-type': frameContentType });
+    if (ready.length > 0) res.write(encodeBatchRecords(ready));
+  }
+
+  /** One later answer of a batch: written with the others ready in the same tick; the last one ends the response. */
+  answerLater(id: number, frame: Uint8Array): void {
+    this.open--;
+    if (this.later === undefined) {
+      this.later = [];
+      process.nextTick(() => this.writeLater());
+    }
+    this.later.push({ id, frame });
+  }
+
+  writeLater(): void {
+    const { res } = this;
+    const later = this.later ?? [];
+    this.later = undefined;
+    if (!res.destroyed) res.write(encodeBatchRecords(later));
+    if (this.open > 0) return;
+    const { endpoint } = this;
+    this.running = false;
+    endpoint.active.delete(this);
+    if (endpoint.active.size === 0) endpoint.drained?.();
+    if (!res.destroyed) res.end();
   }
 
   frame(response: TransportResponse): Uint8Array {
@@ -408,11 +537,19 @@ const kSent = Symbol('micro-os.http.sent');
 type SentRequest = ClientRequest & { [kSent]: SentCall };
 type SentResponse = IncomingMessage & { [kSent]: SentCall };
 
+/** Requests in flight on one transport: a request made while others are goes into the tick's batch. */
+interface Counter {
+  inFlight: number;
+}
+
 class SentCall extends PendingRequest {
   size = 0;
   first: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
   req: ClientRequest | undefined = undefined;
+  /** The batch it went out in, if it shared a POST with others. */
+  batch: SentBatch | undefined = undefined;
+  counted = false;
 
   constructor(
     readonly address: string,
@@ -421,6 +558,7 @@ class SentCall extends PendingRequest {
     readonly maxSize: number,
     readonly maxFrame: number,
     receiver: ResponseReceiver,
+    readonly counter: Counter,
   ) {
     super(request, signal, receiver);
   }
@@ -429,9 +567,16 @@ class SentCall extends PendingRequest {
     return `${super.what} at ${this.address}`;
   }
 
+  override finish(): boolean {
+    if (!super.finish()) return false;
+    if (this.counted) this.counter.inFlight--;
+    this.batch?.settledOne();
+    return true;
+  }
+
   fail(error: MicroError): void {
     if (!this.finish()) return;
-    this.req?.destroy();
+    if (this.batch === undefined) this.req?.destroy();
     this.receiver.onError(error);
   }
 
@@ -450,6 +595,15 @@ class SentCall extends PendingRequest {
     if (!this.finish()) return;
     const frame =
       this.chunks === undefined ? (this.first ?? Buffer.alloc(0)) : Buffer.concat(this.chunks, this.size);
+    this.deliver(frame, status);
+  }
+
+  /** Its answer in a batch's response. */
+  answer(frame: Uint8Array): void {
+    if (this.finish()) this.deliver(frame, 200);
+  }
+
+  deliver(frame: Uint8Array, status: number): void {
     let response: TransportResponse;
     try {
       response = decodeResponse(frame);
@@ -472,6 +626,76 @@ class SentCall extends PendingRequest {
       return;
     }
     this.receiver.onResponse(response);
+  }
+}
+
+/**
+ * Requests that went out in one POST: the response streams their answers back as records, each handed to its
+ * call as it arrives. A call that gives up (deadline, abort) leaves the others waiting; once none waits, a
+ * response still running is cut off, as a single call's would be.
+ */
+class SentBatch {
+  readonly calls = new Map<number, SentCall>();
+  req: ClientRequest | undefined = undefined;
+  open = 0;
+  answered = 0;
+  status = 0;
+  size = 0;
+  rest: Buffer | undefined = undefined;
+  errorChunks: Buffer[] = [];
+
+  constructor(readonly maxFrame: number) {}
+
+  settledOne(): void {
+    if (--this.open === 0 && this.answered < this.calls.size) this.req?.destroy();
+  }
+
+  failAll(error: MicroError): void {
+    for (const call of this.calls.values()) call.fail(error);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.status !== 200) {
+      this.size += chunk.byteLength;
+      if (this.size <= this.maxFrame) this.errorChunks.push(chunk);
+      return;
+    }
+    const bytes = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    const { members, rest } = takeBatchRecords(bytes);
+    this.rest = rest.byteLength > 0 ? rest : undefined;
+    for (const { id, frame } of members) {
+      const call = this.calls.get(id);
+      if (call === undefined || call.settled) continue;
+      this.answered++;
+      call.answer(frame);
+    }
+    if (rest.byteLength > this.maxFrame + batchMemberOverhead) {
+      this.failAll(oversized('response', rest.byteLength, this.maxFrame));
+      this.req?.destroy();
+    }
+  }
+
+  end(): void {
+    if (this.status === 200) {
+      this.failAll(new MicroError('unavailable', 'the batch response ended before every answer'));
+      return;
+    }
+    const frame = Buffer.concat(this.errorChunks);
+    let error: MicroError;
+    try {
+      const response = decodeResponse(frame);
+      error =
+        response.error === undefined
+          ? new MicroError('internal', `batch answered HTTP ${this.status}`)
+          : fromWireError(response.error);
+    } catch (cause) {
+      error = new MicroError(
+        this.status >= 500 ? 'unavailable' : 'internal',
+        `batch answered HTTP ${this.status}`,
+        { cause },
+      );
+    }
+    this.failAll(error);
   }
 }
 
@@ -509,37 +733,49 @@ function onSentClose(this: SentResponse): void {
     );
 }
 
-function send(
-  agent: Agent,
-  to: Target,
+/**
+ * Makes the call for one request, with its deadline and abort listener; undefined when it failed at once (the
+ * receiver has heard).
+ */
+function prepare(
   address: string,
   request: TransportRequest,
   opts: RequestOptions,
   maxSize: number,
   maxFrame: number,
   receiver: ResponseReceiver,
-): void {
+  counter: Counter,
+): { call: SentCall; frame: Uint8Array } | undefined {
   const { signal, timeout } = opts;
-  const call = new SentCall(address, request, signal, maxSize, maxFrame, receiver);
+  const call = new SentCall(address, request, signal, maxSize, maxFrame, receiver, counter);
   if (signal?.aborted) {
     receiver.onError(abortError(signal, call.what));
-    return;
+    return undefined;
   }
   if (timeout !== undefined && timeout <= 0) {
     receiver.onError(new MicroError('deadline_exceeded', `${call.what}: no time left`));
-    return;
+    return undefined;
   }
   if (request.body.byteLength > maxSize) {
     receiver.onError(oversized('request', request.body.byteLength, maxSize));
-    return;
+    return undefined;
   }
   let frame: Uint8Array;
   try {
     frame = encodeRequest(request);
   } catch (error) {
     receiver.onError(toMicroError(error));
-    return;
+    return undefined;
   }
+  call.counted = true;
+  counter.inFlight++;
+  if (timeout !== undefined)
+    call.cancelTimer = atDeadline(Date.now() + timeout, () => onSentTimeout(call, timeout));
+  signal?.addEventListener('abort', call);
+  return { call, frame };
+}
+
+function post(agent: Agent, to: Target, frame: Uint8Array): ClientRequest {
   const req = httpRequest({
     agent,
     host: to.host,
@@ -548,12 +784,63 @@ function send(
     path: rpcPath,
     headers: { 'content-type': frameContentType, 'content-length': frame.byteLength },
   });
+  req.end(body(frame), 'latin1');
+  return req;
+}
+
+/** Sends one call as its own POST. */
+function sendOne(agent: Agent, to: Target, call: SentCall, frame: Uint8Array): void {
+  const req = post(agent, to, frame);
   call.req = req;
   (req as SentRequest)[kSent] = call;
-  if (timeout !== undefined)
-    call.cancelTimer = atDeadline(Date.now() + timeout, () => onSentTimeout(call, timeout));
-  signal?.addEventListener('abort', call);
   req.on('error', onSentError);
   req.on('response', onSentResponse);
-  req.end(body(frame), 'latin1');
+}
+
+/** Sends the calls queued for one address: a lone one as it is, several as one POST of a request batch. */
+function sendQueued(
+  agent: Agent,
+  to: Target,
+  calls: SentCall[],
+  frames: Uint8Array[],
+  maxFrame: number,
+): void {
+  const live: SentCall[] = [];
+  const members: BatchMember[] = [];
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i] as SentCall;
+    if (call.settled) continue; // aborted or timed out before it went out
+    live.push(call);
+    members.push({ id: i, frame: frames[i] as Uint8Array });
+  }
+  if (live.length === 0) return;
+  if (live.length === 1) {
+    sendOne(agent, to, live[0] as SentCall, (members[0] as BatchMember).frame);
+    return;
+  }
+  const batch = new SentBatch(maxFrame);
+  for (let i = 0; i < live.length; i++) {
+    const call = live[i] as SentCall;
+    call.batch = batch;
+    batch.calls.set((members[i] as BatchMember).id, call);
+  }
+  batch.open = live.length;
+  const req = post(agent, to, encodeRequestBatch(members));
+  batch.req = req;
+  req.on('error', (err: Error) =>
+    batch.failAll(new MicroError('unavailable', `batch request failed: ${err.message}`, { cause: err })),
+  );
+  req.on('response', (res: IncomingMessage) => {
+    batch.status = res.statusCode ?? 0;
+    res.on('data', (chunk: Buffer) => batch.data(chunk));
+    res.on('end', () => batch.end());
+    res.on('error', (err: Error) =>
+      batch.failAll(new MicroError('unavailable', `batch response failed: ${err.message}`, { cause: err })),
+    );
+    res.on('close', () =>
+      batch.failAll(
+        new MicroError('unavailable', 'connection closed before the batch response was complete'),
+      ),
+    );
+  });
 }

@@ -56,19 +56,56 @@ export function decodeResponseBatch(frame: Uint8Array): BatchMember[] {
 
 function encodeBatch(kind: number, members: readonly BatchMember[]): Uint8Array {
   if (members.length > 0xffff) throw invalidArgument(`too many frames in a batch: ${members.length}`);
-  let size = batchHeaderSize;
-  for (const m of members) size += batchMemberOverhead + m.frame.byteLength;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(batchHeaderSize + recordsSize(members));
   out[0] = kind;
   out.writeUInt16BE(members.length, 1);
-  let at = batchHeaderSize;
+  writeRecords(out, batchHeaderSize, members);
+  return out;
+}
+
+/**
+ * Batch members without the batch header, `(u32 id | u32 length | frame) *`: what the HTTP transport streams back
+ * to a batch of requests, each answer as soon as it is ready.
+ */
+export function encodeBatchRecords(members: readonly BatchMember[]): Buffer {
+  const out = Buffer.allocUnsafe(recordsSize(members));
+  writeRecords(out, 0, members);
+  return out;
+}
+
+/**
+ * Takes the complete records off the front of `bytes`: the members, and what is left of an incomplete one (to
+ * be continued by the next chunk).
+ */
+export function takeBatchRecords(bytes: Buffer): { members: BatchMember[]; rest: Buffer } {
+  const members: BatchMember[] = [];
+  let at = 0;
+  while (at + batchMemberOverhead <= bytes.byteLength) {
+    const length = bytes.readUInt32BE(at + 4);
+    if (at + batchMemberOverhead + length > bytes.byteLength) break;
+    members.push({
+      id: bytes.readUInt32BE(at),
+      frame: bytes.subarray(at + batchMemberOverhead, at + batchMemberOverhead + length),
+    });
+    at += batchMemberOverhead + length;
+  }
+  return { members, rest: bytes.subarray(at) };
+}
+
+function recordsSize(members: readonly BatchMember[]): number {
+  let size = 0;
+  for (const m of members) size += batchMemberOverhead + m.frame.byteLength;
+  return size;
+}
+
+function writeRecords(out: Buffer, start: number, members: readonly BatchMember[]): void {
+  let at = start;
   for (const m of members) {
     out.writeUInt32BE(m.id, at);
     out.writeUInt32BE(m.frame.byteLength, at + 4);
     out.set(m.frame, at + batchMemberOverhead);
     at += batchMemberOverhead + m.frame.byteLength;
   }
-  return out;
 }
 
 function decodeBatch(frame: Uint8Array, kind: number, what: 'request' | 'response'): BatchMember[] {

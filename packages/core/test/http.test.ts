@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Agent, type ClientRequest, request } from 'node:http';
 import { type CallContext, createService, isMicroError, MicroError, memoryRegistry } from '@micro-os/core';
 import { httpTransport } from '@micro-os/core/http';
 import { transportSuite } from '@micro-os/core/testing';
@@ -278,5 +279,133 @@ describe('httpTransport options', () => {
     expect(isMicroError(err, 'already_exists')).toBe(true);
     await a.close();
     await b.close();
+  });
+});
+
+describe('httpTransport batches', () => {
+  const text = (body: Uint8Array): string => Buffer.from(body).toString('utf8');
+  const call = (n: number, body: Uint8Array = Buffer.from(`req-${n}`)) => ({
+    service: 's',
+    endpoint: 'Batch.Echo',
+    contentType: 'text/plain',
+    metadata: { n: String(n) },
+    body,
+  });
+
+  /** Counts the POSTs the client sends to one address (node:http's diagnostics channel). */
+  function countPosts(address: string): { count: () => number; stop: () => void } {
+    const port = Number(new URL(address).port);
+    let count = 0;
+    const onStart = (message: unknown): void => {
+      const { request: req } = message as { request: ClientRequest };
+      if (req.path === '/micro/rpc' && (req.getHeader('host') ?? '').toString().endsWith(`:${port}`)) count++;
+    };
+    subscribe('http.client.request.start', onStart);
+    return { count: () => count, stop: () => unsubscribe('http.client.request.start', onStart) };
+  }
+
+  it('sends the requests of one tick in few POSTs, streaming each answer back to its own caller', async () => {
+    const server = httpTransport();
+    const client = httpTransport();
+    const started = Date.now();
+    // Even requests answer at once, odd ones later (request 1 after 400 ms), every fifth fails.
+    const listener = await server.listen((req) => {
+      const n = Number(req.metadata.n);
+      const res = { contentType: 'text/plain', metadata: { n: String(n) }, body: Buffer.from(`res-${n}`) };
+      if (n % 5 === 0) throw new MicroError('failed_precondition', `no ${n}`, { details: { n } });
+      if (n % 2 === 0) return res;
+      return new Promise((resolve) => setTimeout(() => resolve(res), n === 1 ? 400 : n % 7));
+    });
+    const posts = countPosts(listener.address);
+    try {
+      const done: number[] = [];
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, n) =>
+          client.request(listener.address, call(n), { timeout: 5000 }).then((res) => {
+            done.push(Date.now() - started);
+            return res;
+          }),
+        ),
+      );
+      results.forEach((res, n) => {
+        if (n % 5 === 0)
+          expect(res.error).toEqual({ code: 'failed_precondition', message: `no ${n}`, details: { n } });
+        else {
+          expect(res.error).toBeUndefined();
+          expect(res.metadata.n).toBe(String(n));
+          expect(text(res.body)).toBe(`res-${n}`);
+        }
+      });
+      expect(posts.count()).toBeLessThan(10);
+      // The slow request held up no other: all but it were answered long before it.
+      expect(done.filter((ms) => ms < 300).length).toBeGreaterThanOrEqual(190);
+    } finally {
+      posts.stop();
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('times out or aborts one member of a batch without failing the others', async () => {
+    const server = httpTransport();
+    const client = httpTransport();
+    const served: number[] = [];
+    const listener = await server.listen((req) => {
+      const n = Number(req.metadata.n);
+      served.push(n);
+      const res = { contentType: '', metadata: {}, body: Buffer.from(`res-${n}`) };
+      return n === 0 ? new Promise((resolve) => setTimeout(() => resolve(res), 300)) : res;
+    });
+    try {
+      // One call in flight first, so that the next ones are batched.
+      const first = client.request(listener.address, call(9), { timeout: 5000 });
+      const aborted = new AbortController();
+      const calls = [0, 1, 2, 3].map((n) =>
+        client.request(listener.address, call(n), {
+          timeout: n === 0 ? 100 : 5000,
+          signal: n === 3 ? aborted.signal : undefined,
+        }),
+      );
+      aborted.abort();
+      const [slow, one, two, three] = await Promise.allSettled(calls);
+      expect(slow).toMatchObject({ status: 'rejected', reason: { code: 'deadline_exceeded' } });
+      expect(three).toMatchObject({ status: 'rejected', reason: { code: 'aborted' } });
+      expect(one).toMatchObject({ status: 'fulfilled' });
+      expect(two).toMatchObject({ status: 'fulfilled' });
+      expect(text((await first).body)).toBe('res-9');
+      expect(served.sort()).toEqual([0, 1, 2, 9]);
+      // Still serving afterwards.
+      expect(text((await client.request(listener.address, call(4))).body)).toBe('res-4');
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('sends large requests on POSTs of their own and fails a batch to a dead address with unavailable', async () => {
+    const server = httpTransport();
+    const client = httpTransport();
+    const listener = await server.listen((req) => ({ contentType: '', metadata: {}, body: req.body }));
+    const posts = countPosts(listener.address);
+    try {
+      const body = (n: number) => Buffer.alloc(40 * 1024, n);
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, n) => client.request(listener.address, call(n, body(n)))),
+      );
+      results.forEach((res, n) => {
+        expect(Buffer.from(res.body).equals(body(n))).toBe(true);
+      });
+      expect(posts.count()).toBe(6);
+      await listener.close();
+      const failed = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, n) => client.request(listener.address, call(n), { timeout: 2000 })),
+      );
+      for (const r of failed)
+        expect(r).toMatchObject({ status: 'rejected', reason: { code: 'unavailable' } });
+    } finally {
+      posts.stop();
+      await client.close();
+      await server.close();
+    }
   });
 });
