@@ -174,6 +174,9 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     async close() {
       if (closed) return;
       closed = true;
+      const closing = new MicroError('unavailable', 'http transport closed');
+      for (const queued of outgoing.values()) for (const call of queued.calls) call.fail(closing);
+      outgoing.clear();
       await Promise.all([...listeners].map((l) => l.close()));
       if (ownAgent) agent.destroy();
     },

@@ -408,4 +408,26 @@ describe('httpTransport batches', () => {
       await server.close();
     }
   });
+
+  it('fails the calls still queued for a batch with unavailable when the transport closes', async () => {
+    const server = httpTransport();
+    const client = httpTransport();
+    const listener = await server.listen(
+      () =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve({ contentType: '', metadata: {}, body: new Uint8Array(0) }), 50),
+        ),
+    );
+    try {
+      const first = client.request(listener.address, call(0), { timeout: 2000 });
+      const queued = [1, 2, 3].map((n) => client.request(listener.address, call(n), { timeout: 2000 }));
+      const closing = client.close();
+      for (const r of await Promise.allSettled(queued))
+        expect(r).toMatchObject({ status: 'rejected', reason: { code: 'unavailable' } });
+      await Promise.allSettled([first]);
+      await closing;
+    } finally {
+      await server.close();
+    }
+  });
 });
