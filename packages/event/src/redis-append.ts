@@ -31,8 +31,12 @@ return out
 
 const sha = createHash('sha1').update(script).digest('hex');
 
-/** A script call carries at most this many records, or about this many bytes of them. */
-const maxBatch = 256;
+/**
+ * A script call carries at most this many records, or about this many bytes of them. Small enough that several
+ * calls are in flight at once: Redis runs one while this process answers the last and builds the next (one call
+ * for all 64 publishes in flight left each side idle half the time: 36k/s; in calls of 16, 55-73k/s here).
+ */
+const maxBatch = 16;
 const maxBatchBytes = 1024 * 1024;
 
 interface Waiting {
@@ -46,7 +50,7 @@ export type Append = (dedupeKey: string, type: string, body: string) => Promise<
 /**
  * Dedupe-and-append for Redis Streams: the records published in one tick go to the server in one `EVALSHA`
  * (each record atomic on its own: its dedupe key is set if and only if it was appended), so 64 publishes in
- * flight cost one script call and one round trip instead of 64. A lone publish waits one `process.nextTick`.
+ * flight cost four pipelined script calls instead of 64 commands. A lone publish waits one `process.nextTick`.
  */
 export function redisAppend(options: {
   redis: () => Redis;
