@@ -161,6 +161,18 @@ function targetBytes(service: string, endpoint: string, contentType: string): Ui
   return out;
 }
 
+const contentTypes = new Map<string, Uint8Array>();
+
+/** `s16 content type`, made once per content type (a process uses a handful; past 100 they are not kept). */
+function contentTypeBytes(contentType: string): Uint8Array {
+  const cached = contentTypes.get(contentType);
+  if (cached !== undefined) return cached;
+  const out = Buffer.allocUnsafeSlow(2 + Buffer.byteLength(contentType));
+  writeString16(out, 0, contentType);
+  if (contentTypes.size < 100) contentTypes.set(contentType, out);
+  return out;
+}
+
 export function encodeRequest(request: TransportRequest): Uint8Array {
   const { metadata, body } = request;
   const keys = Object.keys(metadata);
@@ -200,12 +212,13 @@ export function encodeResponse(response: TransportResponse): Uint8Array {
   const { contentType, metadata, body } = response;
   const keys = Object.keys(metadata);
   const error = response.error === undefined ? '' : JSON.stringify(response.error);
-  const errorLength = Buffer.byteLength(error);
-  const size = 1 + 2 + Buffer.byteLength(contentType) + metadataSize(metadata, keys) + 4 + errorLength;
+  const errorLength = error === '' ? 0 : Buffer.byteLength(error);
+  const type = contentTypeBytes(contentType);
+  const size = 1 + type.byteLength + metadataSize(metadata, keys) + 4 + errorLength;
   const out = Buffer.allocUnsafe(size + body.byteLength);
   out[0] = responseKind;
-  let at = writeString16(out, 1, contentType);
-  at = writeMetadata(out, at, metadata, keys);
+  out.set(type, 1);
+  let at = writeMetadata(out, 1 + type.byteLength, metadata, keys);
   out.writeUInt32BE(errorLength, at);
   at += 4;
   if (errorLength > 0) at += out.write(error, at, 'utf8');
@@ -297,7 +310,7 @@ class Reader {
 
   string(length: number): string {
     const at = this.#need(length);
-    return this.#bytes.toString('utf8', at, at + length);
+    return length === 0 ? '' : this.#bytes.toString('utf8', at, at + length);
   }
 
   string16(): string {
