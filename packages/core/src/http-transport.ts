@@ -21,6 +21,7 @@ import {
   type RequestOptions,
   type ResponseReceiver,
   requestWithPromise,
+  TickBatcher,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -28,7 +29,6 @@ import {
 } from './transport.js';
 import {
   type BatchMember,
-  batchHeaderSize,
   batchMemberOverhead,
   decodeRequest,
   decodeRequestBatch,
@@ -95,15 +95,6 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
   const listeners = new Set<Listener>();
   const targets = new Map<string, Target>();
   const counter: Counter = { inFlight: 0 };
-  /** Calls made while others were in flight, by address, sent at the end of the tick. */
-  const outgoing = new Map<string, { to: Target; calls: SentCall[]; frames: Uint8Array[]; bytes: number }>();
-  let flushing = false;
-  const flush = (): void => {
-    flushing = false;
-    for (const queued of outgoing.values())
-      sendQueued(agent, queued.to, queued.calls, queued.frames, maxFrame);
-    outgoing.clear();
-  };
   let closed = false;
 
   const target = (address: string): Target => {
@@ -114,6 +105,10 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     }
     return found;
   };
+  /** Calls made while others were in flight, by address, sent at the end of the tick. */
+  const batcher = new TickBatcher<SentCall>((address, calls, frames) =>
+    sendQueued(agent, target(address), calls, frames, maxFrame),
+  );
 
   const requestTo = (
     address: string,
@@ -137,26 +132,11 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     if (prepared === undefined) return;
     const { call, frame } = prepared;
     // Nothing else in flight (a caller waiting on each answer in turn), or too large to share: a POST of its own.
-    if ((alone && !flushing) || frame.byteLength + batchMemberOverhead > batchLimit) {
+    if ((alone && !batcher.waiting) || frame.byteLength + batchMemberOverhead > batchLimit) {
       sendOne(agent, to, call, frame);
       return;
     }
-    let queued = outgoing.get(address);
-    if (queued !== undefined && queued.bytes + frame.byteLength + batchMemberOverhead > batchLimit) {
-      sendQueued(agent, queued.to, queued.calls, queued.frames, maxFrame);
-      queued = undefined;
-    }
-    if (queued === undefined) {
-      queued = { to, calls: [], frames: [], bytes: batchHeaderSize };
-      outgoing.set(address, queued);
-    }
-    queued.calls.push(call);
-    queued.frames.push(frame);
-    queued.bytes += frame.byteLength + batchMemberOverhead;
-    if (!flushing) {
-      flushing = true;
-      process.nextTick(flush);
-    }
+    batcher.add(address, call, frame, batchLimit);
   };
 
   return {
@@ -175,8 +155,7 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
       if (closed) return;
       closed = true;
       const closing = new MicroError('unavailable', 'http transport closed');
-      for (const queued of outgoing.values()) for (const call of queued.calls) call.fail(closing);
-      outgoing.clear();
+      for (const call of batcher.drain()) call.fail(closing);
       await Promise.all([...listeners].map((l) => l.close()));
       if (ownAgent) agent.destroy();
     },

@@ -14,6 +14,7 @@ import {
   type RequestOptions,
   type ResponseReceiver,
   requestWithPromise,
+  TickBatcher,
   type Transport,
   type TransportHandler,
   type TransportRequest,
@@ -54,14 +55,6 @@ const addressScheme = 'nats:';
  */
 const batchLimit = 64 * 1024;
 
-/** Requests queued for one subject in the current tick. */
-interface Outgoing {
-  readonly nc: NatsConnection;
-  readonly entries: Pending[];
-  readonly frames: Uint8Array[];
-  bytes: number;
-}
-
 /** The requests that went out in one batch: a no-responders answer to the batch fails them all. */
 interface SentBatch {
   readonly id: number;
@@ -88,8 +81,6 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
   const prefix = checkNatsSubject(options.subjectPrefix ?? 'micro.rpc', 'subjectPrefix');
   const pending = new Map<number, Pending>();
   const batches = new Map<number, SentBatch>();
-  const outgoing = new Map<string, Outgoing>();
-  let flushing = false;
   let nextBatch = 0;
   const failAll = (error: MicroError): void => {
     for (const entry of [...pending.values()]) entry.fail(error);
@@ -156,8 +147,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
   };
 
   /** Sends what was queued for one subject: a lone request as it is, several as one batch. */
-  const send = (subject: string, queued: Outgoing): void => {
-    const { nc, entries, frames } = queued;
+  const send = (subject: string, entries: Pending[], frames: Uint8Array[]): void => {
     const members: BatchMember[] = [];
     const live: Pending[] = [];
     for (let i = 0; i < entries.length; i++) {
@@ -169,6 +159,9 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     const [first] = live;
     if (first === undefined) return;
     try {
+      const nc = link.current;
+      if (nc === undefined || !link.up)
+        throw new MicroError('unavailable', 'nats transport is disconnected from the server');
       if (live.length === 1) {
         nc.publish(subject, (members[0] as BatchMember).frame, { reply: `${inbox}${first.id}` });
         return;
@@ -179,22 +172,18 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       for (const entry of live) entry.batch = batch;
       nc.publish(subject, encodeRequestBatch(members), { reply: `${inbox}b${batch.id}` });
     } catch (error) {
-      for (const entry of live) entry.fail(natsError(error, describeRequest(entry.request)));
+      for (const entry of live)
+        entry.fail(isMicroError(error) ? error : natsError(error, describeRequest(entry.request)));
     }
   };
-
-  const flush = (): void => {
-    flushing = false;
-    for (const [subject, queued] of outgoing) send(subject, queued);
-    outgoing.clear();
-  };
+  const batcher = new TickBatcher<Pending>(send);
 
   /**
    * Sends a request: at once when no other is in flight (a caller waiting on each answer in turn pays nothing for
    * batching), else queued for the end of this tick, so that the requests made together go together.
    */
   const enqueue = (nc: NatsConnection, subject: string, frame: Uint8Array, entry: Pending): void => {
-    if (pending.size === 1 && !flushing) {
+    if (pending.size === 1 && !batcher.waiting) {
       try {
         nc.publish(subject, frame, { reply: `${inbox}${entry.id}` });
       } catch (error) {
@@ -202,23 +191,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       }
       return;
     }
-    let queued = outgoing.get(subject);
-    const size = frame.byteLength + batchMemberOverhead;
-    if (queued !== undefined && queued.bytes + size > batchLimitOf(nc)) {
-      send(subject, queued);
-      queued = undefined;
-    }
-    if (queued === undefined) {
-      queued = { nc, entries: [], frames: [], bytes: batchHeaderSize };
-      outgoing.set(subject, queued);
-    }
-    queued.entries.push(entry);
-    queued.frames.push(frame);
-    queued.bytes += size;
-    if (!flushing) {
-      flushing = true;
-      process.nextTick(flush);
-    }
+    batcher.add(subject, entry, frame, batchLimitOf(nc));
   };
 
   // Not async: on the hot path (connected), the receiver hears from the reply subscription's callback directly.

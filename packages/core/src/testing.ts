@@ -186,6 +186,83 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
       }
     });
 
+    it('answers concurrent calls that answer at once, later or with an error, each with its own outcome', async () => {
+      // Even calls answer at once, odd ones after a delay (call 1 after 400 ms), every fifth fails.
+      const listener = await server.listen((req) => {
+        const n = Number(req.metadata.n);
+        const res = { contentType: 'text/plain', metadata: { n: String(n) }, body: bytes(`res-${n}`) };
+        if (n % 5 === 0) throw new MicroError('failed_precondition', `no ${n}`, { details: { n } });
+        if (n % 2 === 0) return res;
+        return new Promise((resolve) => setTimeout(() => resolve(res), n === 1 ? 400 : n % 7));
+      });
+      const started = Date.now();
+      const done: number[] = [];
+      try {
+        // A handler's error comes back as the response's error, or as the rejection of an in-process transport.
+        const results = await Promise.all(
+          Array.from({ length: 200 }, (_, n) =>
+            client
+              .request(listener.address, request(bytes(`req-${n}`), { metadata: { n: String(n) } }), {
+                timeout: 5000,
+              })
+              .then(
+                (res) => (res.error === undefined ? res : { error: res.error }),
+                (err: unknown) => ({ error: isMicroError(err) ? err.toJSON() : err }),
+              )
+              .finally(() => done.push(Date.now() - started)),
+          ),
+        );
+        results.forEach((res, n) => {
+          if (n % 5 === 0)
+            expect(res).toEqual({
+              error: { code: 'failed_precondition', message: `no ${n}`, details: { n } },
+            });
+          else if ('body' in res) {
+            expect(res.metadata.n).toBe(String(n));
+            expect(text(res.body)).toBe(`res-${n}`);
+          } else expect.unreachable(`call ${n} failed: ${JSON.stringify(res.error)}`);
+        });
+        // The slow call held up no other.
+        expect(done.filter((ms) => ms < 300).length).toBeGreaterThanOrEqual(190);
+      } finally {
+        await listener.close();
+      }
+    });
+
+    it('fails a call that times out or is aborted among concurrent ones alone', async () => {
+      const served: number[] = [];
+      const listener = await server.listen((req) => {
+        const n = Number(req.metadata.n);
+        served.push(n);
+        const res = { contentType: '', metadata: {}, body: bytes(`res-${n}`) };
+        if (n !== 0 && n !== 3) return res;
+        return new Promise((resolve) => setTimeout(() => resolve(res), n === 0 ? 300 : 50));
+      });
+      const call = (n: number, options: { timeout?: number; signal?: AbortSignal } = {}) =>
+        client.request(listener.address, request(bytes(''), { metadata: { n: String(n) } }), {
+          timeout: 5000,
+          ...options,
+        });
+      try {
+        // One call in flight first, so that the next ones go together where a transport batches.
+        const first = call(9);
+        const aborted = new AbortController();
+        const calls = [call(0, { timeout: 100 }), call(1), call(2), call(3, { signal: aborted.signal })];
+        aborted.abort();
+        const [slow, one, two, three] = await Promise.allSettled(calls);
+        expect(slow).toMatchObject({ status: 'rejected', reason: { code: 'deadline_exceeded' } });
+        expect(three).toMatchObject({ status: 'rejected', reason: { code: 'aborted' } });
+        expect(one).toMatchObject({ status: 'fulfilled' });
+        expect(two).toMatchObject({ status: 'fulfilled' });
+        expect(text((await first).body)).toBe('res-9');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(served).toEqual(expect.arrayContaining([0, 1, 2, 9]));
+        expect(text((await call(4)).body)).toBe('res-4');
+      } finally {
+        await listener.close();
+      }
+    });
+
     it('fails with unavailable when nothing listens at the address', async () => {
       const listener = await server.listen(async () => ({
         contentType: '',

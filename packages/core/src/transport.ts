@@ -1,6 +1,7 @@
 import { abortError } from './abort.js';
 import type { MicroError, WireError } from './errors.js';
 import type { Metadata } from './metadata.js';
+import { batchHeaderSize, batchMemberOverhead } from './wire.js';
 
 /** The default largest message a transport or broker accepts: 4 MiB. */
 export const defaultMaxMessageSize = 4 * 1024 * 1024;
@@ -155,4 +156,56 @@ export abstract class PendingRequest {
   }
 
   abstract fail(error: MicroError): void;
+}
+
+/**
+ * The calls made to each destination in one tick, sent together at its end: the wire transports' batching. A
+ * batch that would grow past its byte limit goes at once and a new one starts.
+ */
+export class TickBatcher<C> {
+  readonly #queues = new Map<string, { calls: C[]; frames: Uint8Array[]; bytes: number }>();
+  #scheduled = false;
+
+  /** `send` gets what was queued for one destination: the calls and their frames, in order. */
+  constructor(readonly send: (destination: string, calls: C[], frames: Uint8Array[]) => void) {}
+
+  /** True while calls wait for the end of this tick. */
+  get waiting(): boolean {
+    return this.#scheduled;
+  }
+
+  add(destination: string, call: C, frame: Uint8Array, limit: number): void {
+    const size = frame.byteLength + batchMemberOverhead;
+    let queued = this.#queues.get(destination);
+    if (queued !== undefined && queued.bytes + size > limit) {
+      this.#queues.delete(destination);
+      this.send(destination, queued.calls, queued.frames);
+      queued = undefined;
+    }
+    if (queued === undefined) {
+      queued = { calls: [], frames: [], bytes: batchHeaderSize };
+      this.#queues.set(destination, queued);
+    }
+    queued.calls.push(call);
+    queued.frames.push(frame);
+    queued.bytes += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
+  /** Takes out every call still queued (the transport is closing). */
+  drain(): C[] {
+    const calls = [...this.#queues.values()].flatMap((queued) => queued.calls);
+    this.#queues.clear();
+    return calls;
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queues = [...this.#queues];
+    this.#queues.clear();
+    for (const [destination, queued] of queues) this.send(destination, queued.calls, queued.frames);
+  };
 }
