@@ -783,28 +783,20 @@ function sendOne(agent: Agent, to: Target, call: SentCall, frame: Uint8Array): v
 function sendQueued(
   agent: Agent,
   to: Target,
-  calls: SentCall[],
+  live: SentCall[],
   frames: Uint8Array[],
   maxFrame: number,
 ): void {
-  const live: SentCall[] = [];
-  const members: BatchMember[] = [];
-  for (let i = 0; i < calls.length; i++) {
-    const call = calls[i] as SentCall;
-    if (call.settled) continue; // aborted or timed out before it went out
-    live.push(call);
-    members.push({ id: i, frame: frames[i] as Uint8Array });
-  }
-  if (live.length === 0) return;
   if (live.length === 1) {
-    sendOne(agent, to, live[0] as SentCall, (members[0] as BatchMember).frame);
+    sendOne(agent, to, live[0] as SentCall, frames[0] as Uint8Array);
     return;
   }
+  const members: BatchMember[] = frames.map((frame, id) => ({ id, frame }));
   const batch = new SentBatch(maxFrame);
   for (let i = 0; i < live.length; i++) {
     const call = live[i] as SentCall;
     call.batch = batch;
-    batch.calls.set((members[i] as BatchMember).id, call);
+    batch.calls.set(i, call);
   }
   batch.open = live.length;
   const req = post(agent, to, encodeRequestBatch(members));

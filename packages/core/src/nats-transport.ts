@@ -147,29 +147,21 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
   };
 
   /** Sends what was queued for one subject: a lone request as it is, several as one batch. */
-  const send = (subject: string, entries: Pending[], frames: Uint8Array[]): void => {
-    const members: BatchMember[] = [];
-    const live: Pending[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as Pending;
-      if (entry.settled) continue; // aborted or timed out before it went out
-      live.push(entry);
-      members.push({ id: entry.id, frame: frames[i] as Uint8Array });
-    }
-    const [first] = live;
-    if (first === undefined) return;
+  const send = (subject: string, live: Pending[], frames: Uint8Array[]): void => {
+    const first = live[0] as Pending;
     try {
       const nc = link.current;
       if (nc === undefined || !link.up)
         throw new MicroError('unavailable', 'nats transport is disconnected from the server');
       if (live.length === 1) {
-        nc.publish(subject, (members[0] as BatchMember).frame, { reply: `${inbox}${first.id}` });
+        nc.publish(subject, frames[0] as Uint8Array, { reply: `${inbox}${first.id}` });
         return;
       }
       nextBatch = nextBatch === 0xffffffff ? 1 : nextBatch + 1;
       const batch: SentBatch = { id: nextBatch, table: batches, members: live, remaining: live.length };
       batches.set(batch.id, batch);
       for (const entry of live) entry.batch = batch;
+      const members = live.map((entry, i) => ({ id: entry.id, frame: frames[i] as Uint8Array }));
       nc.publish(subject, encodeRequestBatch(members), { reply: `${inbox}b${batch.id}` });
     } catch (error) {
       for (const entry of live)

@@ -162,11 +162,14 @@ export abstract class PendingRequest {
  * The calls made to each destination in one tick, sent together at its end: the wire transports' batching. A
  * batch that would grow past its byte limit goes at once and a new one starts.
  */
-export class TickBatcher<C> {
+export class TickBatcher<C extends PendingRequest> {
   readonly #queues = new Map<string, { calls: C[]; frames: Uint8Array[]; bytes: number }>();
   #scheduled = false;
 
-  /** `send` gets what was queued for one destination: the calls and their frames, in order. */
+  /**
+   * `send` gets what was queued for one destination, in order: the calls still waiting (not aborted or timed out
+   * meanwhile; never none) and their frames.
+   */
   constructor(readonly send: (destination: string, calls: C[], frames: Uint8Array[]) => void) {}
 
   /** True while calls wait for the end of this tick. */
@@ -179,7 +182,7 @@ export class TickBatcher<C> {
     let queued = this.#queues.get(destination);
     if (queued !== undefined && queued.bytes + size > limit) {
       this.#queues.delete(destination);
-      this.send(destination, queued.calls, queued.frames);
+      this.#send(destination, queued.calls, queued.frames);
       queued = undefined;
     }
     if (queued === undefined) {
@@ -206,6 +209,18 @@ export class TickBatcher<C> {
     this.#scheduled = false;
     const queues = [...this.#queues];
     this.#queues.clear();
-    for (const [destination, queued] of queues) this.send(destination, queued.calls, queued.frames);
+    for (const [destination, queued] of queues) this.#send(destination, queued.calls, queued.frames);
   };
+
+  #send(destination: string, calls: C[], frames: Uint8Array[]): void {
+    const live: C[] = [];
+    const liveFrames: Uint8Array[] = [];
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i] as C;
+      if (call.settled) continue;
+      live.push(call);
+      liveFrames.push(frames[i] as Uint8Array);
+    }
+    if (live.length > 0) this.send(destination, live, liveFrames);
+  }
 }
