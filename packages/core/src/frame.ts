@@ -1,4 +1,5 @@
 import { MicroError } from './errors.js';
+import { asBuffer } from './size.js';
 
 /**
  * The binary frame every wire transport and broker uses: a 4-byte big-endian header length, the header as
@@ -16,7 +17,7 @@ export function encodeFrame(header: unknown, body: Uint8Array): Uint8Array {
 
 export function decodeFrame(frame: Uint8Array): { header: unknown; body: Uint8Array } {
   if (frame.byteLength < 4) throw malformed('frame shorter than its length prefix');
-  const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const bytes = asBuffer(frame);
   const length = bytes.readUInt32BE(0);
   if (4 + length > frame.byteLength) throw malformed(`header length ${length} exceeds frame size`);
   let header: unknown;

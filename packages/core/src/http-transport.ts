@@ -11,7 +11,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { abortError } from './abort.js';
 import { fromWireError, invalidArgument, MicroError, toMicroError } from './errors.js';
-import { checkSize, oversized } from './size.js';
+import { asBuffer, checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
   defaultMaxMessageSize,
@@ -189,10 +189,6 @@ function formatAddress(info: AddressInfo): string {
 // it on the emitter, so a request allocates no closures.
 // ---------------------------------------------------------------------------------------------------------
 
-const kServed = Symbol('micro-os.http.served');
-type ServedRequest = IncomingMessage & { [kServed]: ServedCall };
-type ServedResponse = ServerResponse & { [kServed]: ServedCall };
-
 /** One listener's state shared by its requests. */
 interface Endpoint {
   readonly handler: TransportHandler;
@@ -212,9 +208,7 @@ const stringFrameLimit = 16 * 1024;
  * is, so the bytes on the wire are the same.
  */
 function body(frame: Uint8Array): Uint8Array | string {
-  return frame.byteLength > stringFrameLimit
-    ? frame
-    : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1');
+  return frame.byteLength > stringFrameLimit ? frame : asBuffer(frame).toString('latin1');
 }
 
 function reply(res: ServerResponse, status: number, frame: Uint8Array): void {
@@ -302,7 +296,7 @@ class ServedCall {
     }
     this.running = true;
     endpoint.active.add(this);
-    res.on('close', onServedClose);
+    res.on('close', () => this.closed());
     response.then(
       (answer) => this.finish(this.frame(answer)),
       (err: unknown) => this.finish(errorFrame(toMicroError(err))),
@@ -350,7 +344,7 @@ class ServedCall {
     }
     this.running = true;
     endpoint.active.add(this);
-    res.on('close', onServedClose);
+    res.on('close', () => this.closed());
     res.writeHead(200, { 'content-type': frameContentType });
     if (ready.length > 0) res.write(encodeBatchRecords(ready));
   }
@@ -400,6 +394,12 @@ class ServedCall {
   abort(reason: MicroError): void {
     if (this.running) this.controller?.abort(reason);
   }
+
+  /** The response closed: before the handler answered, that means the caller went away. */
+  closed(): void {
+    if (this.running)
+      this.abort(new MicroError('aborted', 'the caller closed the connection before the answer'));
+  }
 }
 
 const kController = Symbol('micro-os.http.controller');
@@ -424,21 +424,6 @@ function connectionController(socket: Connection): AbortController {
   return controller;
 }
 
-function onServedData(this: ServedRequest, chunk: Buffer): void {
-  this[kServed].data(chunk);
-}
-
-function onServedEnd(this: ServedRequest): void {
-  this[kServed].end();
-}
-
-/** The response closed: before the handler answered, that means the caller went away. */
-function onServedClose(this: ServedResponse): void {
-  const call = this[kServed];
-  if (call.running)
-    call.abort(new MicroError('aborted', 'the caller closed the connection before the answer'));
-}
-
 async function serve(
   endpoint: Endpoint,
   bind: Target,
@@ -455,10 +440,8 @@ async function serve(
       return;
     }
     const call = new ServedCall(endpoint, req, res);
-    (req as ServedRequest)[kServed] = call;
-    (res as ServedResponse)[kServed] = call;
-    req.on('data', onServedData);
-    req.on('end', onServedEnd);
+    req.on('data', (chunk: Buffer) => call.data(chunk));
+    req.on('end', () => call.end());
   });
   // Errors after listening (a socket failing) concern one connection, which node:http already closes.
   server.on('error', () => undefined);
@@ -515,10 +498,6 @@ const closeGrace = 1000;
 // Client side, in the same style: one object per request, shared listener functions.
 // ---------------------------------------------------------------------------------------------------------
 
-const kSent = Symbol('micro-os.http.sent');
-type SentRequest = ClientRequest & { [kSent]: SentCall };
-type SentResponse = IncomingMessage & { [kSent]: SentCall };
-
 /** Requests in flight on one transport: a request made while others are goes into the tick's batch. */
 interface Counter {
   inFlight: number;
@@ -560,6 +539,23 @@ class SentCall extends PendingRequest {
     if (!this.finish()) return;
     if (this.batch === undefined) this.req?.destroy();
     this.receiver.onError(error);
+  }
+
+  failed(err: Error): void {
+    if (!this.settled)
+      this.fail(new MicroError('unavailable', `${this.what} failed: ${err.message}`, { cause: err }));
+  }
+
+  responded(res: IncomingMessage): void {
+    res.on('data', (chunk: Buffer) => this.data(chunk));
+    res.on('end', () => this.end(res.statusCode ?? 0));
+    res.on('error', (err: Error) => this.failed(err));
+    res.on('close', () => {
+      if (!this.settled)
+        this.fail(
+          new MicroError('unavailable', `${this.what}: connection closed before the response was complete`),
+        );
+    });
   }
 
   data(chunk: Buffer): void {
@@ -685,36 +681,6 @@ function onSentTimeout(call: SentCall, timeout: number): void {
   call.fail(new MicroError('deadline_exceeded', `${call.what} timed out after ${timeout} ms`));
 }
 
-function onSentError(this: SentRequest, err: Error): void {
-  const call = this[kSent];
-  if (!call.settled)
-    call.fail(new MicroError('unavailable', `${call.what} failed: ${err.message}`, { cause: err }));
-}
-
-function onSentResponse(this: SentRequest, res: IncomingMessage): void {
-  (res as SentResponse)[kSent] = this[kSent];
-  res.on('data', onSentData);
-  res.on('end', onSentEnd);
-  res.on('error', onSentError);
-  res.on('close', onSentClose);
-}
-
-function onSentData(this: SentResponse, chunk: Buffer): void {
-  this[kSent].data(chunk);
-}
-
-function onSentEnd(this: SentResponse): void {
-  this[kSent].end(this.statusCode ?? 0);
-}
-
-function onSentClose(this: SentResponse): void {
-  const call = this[kSent];
-  if (!call.settled)
-    call.fail(
-      new MicroError('unavailable', `${call.what}: connection closed before the response was complete`),
-    );
-}
-
 /**
  * Makes the call for one request, with its deadline and abort listener; undefined when it failed at once (the
  * receiver has heard).
@@ -774,9 +740,8 @@ function post(agent: Agent, to: Target, frame: Uint8Array): ClientRequest {
 function sendOne(agent: Agent, to: Target, call: SentCall, frame: Uint8Array): void {
   const req = post(agent, to, frame);
   call.req = req;
-  (req as SentRequest)[kSent] = call;
-  req.on('error', onSentError);
-  req.on('response', onSentResponse);
+  req.on('error', (err: Error) => call.failed(err));
+  req.on('response', (res: IncomingMessage) => call.responded(res));
 }
 
 /** Sends the calls queued for one address: a lone one as it is, several as one POST of a request batch. */

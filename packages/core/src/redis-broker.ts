@@ -5,7 +5,7 @@ import { invalidArgument, MicroError } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame.js';
 import type { Metadata } from './metadata.js';
 import { checkQueue, checkTopic } from './names.js';
-import { checkSize } from './size.js';
+import { asBuffer, checkSize } from './size.js';
 import { defaultMaxMessageSize } from './transport.js';
 
 export interface RedisBrokerOptions {
@@ -306,14 +306,12 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       },
       message.body,
     );
-    return publisher
-      .publish(`${prefix}topic:${topic}`, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
-      .then(
-        () => undefined,
-        (cause: unknown) => {
-          throw unavailable(cause, `publish to ${topic}`);
-        },
-      );
+    return publisher.publish(`${prefix}topic:${topic}`, asBuffer(frame)).then(
+      () => undefined,
+      (cause: unknown) => {
+        throw unavailable(cause, `publish to ${topic}`);
+      },
+    );
   };
 
   /** Connections being waited for, so that concurrent callers share one wait. */

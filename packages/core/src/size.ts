@@ -11,3 +11,8 @@ export function oversized(what: string, size: number, max: number, limit = 'the 
 export function checkSize(body: Uint8Array, max: number, what: string): void {
   if (body.byteLength > max) throw oversized(what, body.byteLength, max);
 }
+
+/** The bytes as a Buffer: the same object when it already is one, else a view of the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,5 +1,6 @@
 import { fromWireError, invalidArgument, MicroError } from './errors.js';
 import type { Metadata } from './metadata.js';
+import { asBuffer } from './size.js';
 import type { TransportRequest, TransportResponse } from './transport.js';
 
 /**
@@ -110,7 +111,7 @@ function writeRecords(out: Buffer, start: number, members: readonly BatchMember[
 
 function decodeBatch(frame: Uint8Array, kind: number, what: 'request' | 'response'): BatchMember[] {
   const code = what === 'request' ? 'invalid_argument' : 'internal';
-  const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const bytes = asBuffer(frame);
   if (bytes.byteLength < batchHeaderSize || bytes[0] !== kind)
     throw malformed(what, `not a ${what} batch`, code);
   const count = bytes.readUInt16BE(1);
@@ -283,7 +284,7 @@ class Reader {
   #at = 0;
 
   constructor(frame: Uint8Array, what: 'request' | 'response') {
-    this.#bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    this.#bytes = asBuffer(frame);
     this.#what = what;
   }
 
