@@ -281,7 +281,7 @@ class ServedCall {
 
   run(request: TransportRequest): void {
     const { endpoint, res } = this;
-    const controller = connectionController(this.req.socket as Connection);
+    const controller = connectionController(this.req.socket);
     this.controller = controller;
     let response: TransportResponse | Promise<TransportResponse>;
     try {
@@ -316,7 +316,7 @@ class ServedCall {
       reply(res, 400, errorFrame(toMicroError(err, 'invalid_argument')));
       return;
     }
-    const controller = connectionController(this.req.socket as Connection);
+    const controller = connectionController(this.req.socket);
     this.controller = controller;
     const ready: BatchMember[] = [];
     for (const { id, frame: member } of members) {
@@ -402,8 +402,8 @@ class ServedCall {
   }
 }
 
-const kController = Symbol('micro-os.http.controller');
-type Connection = Socket & { [kController]?: AbortController };
+/** Each connection's current controller; kept beside the socket, not on it (a property added to node's socket objects changes their shape and slows node's own code). */
+const controllers = new WeakMap<Socket, AbortController>();
 
 /**
  * The abort controller for a request on `socket`. Requests on one keep-alive connection follow each other, so
@@ -411,8 +411,8 @@ type Connection = Socket & { [kController]?: AbortController };
  * making an AbortController is a large part of a request's own cost. A signal that still has listeners is left
  * to its request and garbage collection, so nothing accumulates on a long-lived connection.
  */
-function connectionController(socket: Connection): AbortController {
-  const existing = socket[kController];
+function connectionController(socket: Socket): AbortController {
+  const existing = controllers.get(socket);
   if (
     existing !== undefined &&
     !existing.signal.aborted &&
@@ -420,7 +420,7 @@ function connectionController(socket: Connection): AbortController {
   )
     return existing;
   const controller = new AbortController();
-  socket[kController] = controller;
+  controllers.set(socket, controller);
   return controller;
 }
 
