@@ -262,21 +262,17 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         }
         return frame;
       };
-      const answer = (request: TransportRequest): TransportResponse | Promise<TransportResponse> => {
+      /** The handler's answer to a request frame; a frame that does not decode or a throw is an error response. */
+      const answer = (frame: Uint8Array): TransportResponse | Promise<TransportResponse> => {
         try {
-          return handler(request, stopping.signal);
+          return handler(decodeRequest(frame), stopping.signal);
         } catch (error) {
           return errorResponse(toMicroError(error));
         }
       };
       // A handler that answers at once is replied to in the same turn as the request arrived.
       const serveOne = (reply: string, data: Uint8Array): void => {
-        let response: TransportResponse | Promise<TransportResponse>;
-        try {
-          response = answer(decodeRequest(data));
-        } catch (error) {
-          response = errorResponse(toMicroError(error));
-        }
+        const response = answer(data);
         if (!(response instanceof Promise)) {
           publishReply(reply, responseFrame(response));
           return;
@@ -329,12 +325,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         }
         const ready: BatchMember[] = [];
         for (const { id, frame } of members) {
-          let response: TransportResponse | Promise<TransportResponse>;
-          try {
-            response = answer(decodeRequest(frame));
-          } catch (error) {
-            response = errorResponse(toMicroError(error));
-          }
+          const response = answer(frame);
           if (!(response instanceof Promise)) {
             ready.push({ id, frame: responseFrame(response) });
             continue;
