@@ -1,4 +1,4 @@
-import { getEventListeners } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import {
   Agent,
   type ClientRequest,
@@ -8,7 +8,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { abortError } from './abort.js';
 import { fromWireError, invalidArgument, MicroError, toMicroError } from './errors.js';
 import { asBuffer, checkSize, oversized } from './size.js';
@@ -30,6 +30,7 @@ import {
 import {
   type BatchMember,
   batchMemberOverhead,
+  cancelFrame,
   decodeRequest,
   decodeRequestBatch,
   decodeResponse,
@@ -38,6 +39,7 @@ import {
   encodeRequestBatch,
   encodeResponse,
   errorResponse,
+  isCancel,
   isRequestBatch,
   takeBatchRecords,
 } from './wire.js';
@@ -106,9 +108,13 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     return found;
   };
   /** Calls made while others were in flight, by address, sent at the end of the tick. */
-  const batcher = new TickBatcher<SentCall>((address, calls, frames) =>
-    sendQueued(agent, target(address), calls, frames, maxFrame),
-  );
+  /** Names this transport's batch POSTs, so that a member can be cancelled on its own. */
+  const caller = randomUUID();
+  let batches = 0;
+  const batcher = new TickBatcher<SentCall>((address, calls, frames) => {
+    batches = batches === Number.MAX_SAFE_INTEGER ? 1 : batches + 1;
+    sendQueued(agent, target(address), calls, frames, maxFrame, `${caller}.${batches}`);
+  });
 
   const requestTo = (
     address: string,
@@ -144,7 +150,14 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
     async listen(handler: TransportHandler, listenOptions: ListenOptions = {}): Promise<Listener> {
       if (closed) throw new MicroError('unavailable', 'http transport is closed');
       const bind = listenOptions.address === undefined ? { host, port } : parseAddress(listenOptions.address);
-      const endpoint: Endpoint = { handler, maxSize, maxFrame, active: new Set(), drained: undefined };
+      const endpoint: Endpoint = {
+        handler,
+        maxSize,
+        maxFrame,
+        active: new Set(),
+        members: new Map(),
+        drained: undefined,
+      };
       const listener = await serve(endpoint, bind, (l) => listeners.delete(l));
       listeners.add(listener);
       return listener;
@@ -196,8 +209,18 @@ interface Endpoint {
   readonly maxFrame: number;
   /** Requests whose handler is running: aborted when the listener closes. */
   readonly active: Set<ServedCall>;
+  /** The running members of batches, by `<batch name>.<member id>`: what a caller's cancel names. */
+  readonly members: Map<string, AbortController>;
   drained: (() => void) | undefined;
 }
+
+/**
+ * A batch POST carries its name (`<caller uuid>.<batch number>`) in this header; a caller that gives up on one
+ * member while the others still wait POSTs a cancel frame naming `<batch name>.<member id>` in `callHeader`, and
+ * that member's handler signal aborts. (A lone request is cancelled by closing its connection.)
+ */
+const batchHeader = 'x-micro-batch';
+const callHeader = 'x-micro-call';
 
 /** Frames up to this size go out as latin1 strings: node:http then sends headers and body in one write. */
 const stringFrameLimit = 16 * 1024;
@@ -227,7 +250,10 @@ class ServedCall {
   chunks: Buffer[] | undefined = undefined;
   overflow = false;
   running = false;
-  controller: AbortController | undefined = undefined;
+  /** The handler's cancellation (its signal is made on first use). */
+  readonly controller = new AbortController();
+  /** A batch's members whose handlers are still running, each cancellable on its own. */
+  batchCalls: Set<AbortController> | undefined = undefined;
   /** Batch answers still to come, and those ready to be written. */
   open = 0;
   later: BatchMember[] | undefined = undefined;
@@ -268,6 +294,13 @@ class ServedCall {
       this.runBatch(frame);
       return;
     }
+    if (isCancel(frame)) {
+      const name = this.req.headers[callHeader];
+      if (typeof name === 'string')
+        this.endpoint.members.get(name)?.abort(new MicroError('aborted', 'the caller cancelled the call'));
+      reply(this.res, 200, new Uint8Array(0));
+      return;
+    }
     let request: TransportRequest;
     try {
       request = decodeRequest(frame);
@@ -281,11 +314,9 @@ class ServedCall {
 
   run(request: TransportRequest): void {
     const { endpoint, res } = this;
-    const controller = connectionController(this.req.socket);
-    this.controller = controller;
     let response: TransportResponse | Promise<TransportResponse>;
     try {
-      response = endpoint.handler(request, controller.signal);
+      response = endpoint.handler(request, this.controller);
     } catch (err) {
       response = errorResponse(toMicroError(err));
     }
@@ -316,15 +347,16 @@ class ServedCall {
       reply(res, 400, errorFrame(toMicroError(err, 'invalid_argument')));
       return;
     }
-    const controller = connectionController(this.req.socket);
-    this.controller = controller;
     const ready: BatchMember[] = [];
+    const batchName = this.req.headers[batchHeader];
     for (const { id, frame: member } of members) {
+      // Each member its own cancellation: the caller may give up on one while the others still wait.
+      const call = new AbortController();
       let response: TransportResponse | Promise<TransportResponse>;
       try {
         const request = decodeRequest(member);
         checkSize(request.body, endpoint.maxSize, 'request');
-        response = endpoint.handler(request, controller.signal);
+        response = endpoint.handler(request, call);
       } catch (err) {
         response = errorResponse(toMicroError(err));
       }
@@ -333,9 +365,18 @@ class ServedCall {
         continue;
       }
       this.open++;
+      this.batchCalls ??= new Set();
+      this.batchCalls.add(call);
+      const name = typeof batchName === 'string' ? `${batchName}.${id}` : undefined;
+      if (name !== undefined) endpoint.members.set(name, call);
+      const done = (frame: Uint8Array): void => {
+        this.batchCalls?.delete(call);
+        if (name !== undefined) endpoint.members.delete(name);
+        this.answerLater(id, frame);
+      };
       response.then(
-        (answer) => this.answerLater(id, this.frame(answer)),
-        (err: unknown) => this.answerLater(id, errorFrame(toMicroError(err))),
+        (answer) => done(this.frame(answer)),
+        (err: unknown) => done(errorFrame(toMicroError(err))),
       );
     }
     if (this.open === 0) {
@@ -392,7 +433,9 @@ class ServedCall {
   }
 
   abort(reason: MicroError): void {
-    if (this.running) this.controller?.abort(reason);
+    if (!this.running) return;
+    this.controller.abort(reason);
+    if (this.batchCalls !== undefined) for (const call of this.batchCalls) call.abort(reason);
   }
 
   /** The response closed: before the handler answered, that means the caller went away. */
@@ -400,28 +443,6 @@ class ServedCall {
     if (this.running)
       this.abort(new MicroError('aborted', 'the caller closed the connection before the answer'));
   }
-}
-
-/** Each connection's current controller, kept beside the socket rather than on it (see above). */
-const controllers = new WeakMap<Socket, AbortController>();
-
-/**
- * The abort controller for a request on `socket`. Requests on one keep-alive connection follow each other, so
- * they share a controller while the previous handler left no listener on its signal and it was not aborted:
- * making an AbortController is a large part of a request's own cost. A signal that still has listeners is left
- * to its request and garbage collection, so nothing accumulates on a long-lived connection.
- */
-function connectionController(socket: Socket): AbortController {
-  const existing = controllers.get(socket);
-  if (
-    existing !== undefined &&
-    !existing.signal.aborted &&
-    getEventListeners(existing.signal, 'abort').length === 0
-  )
-    return existing;
-  const controller = new AbortController();
-  controllers.set(socket, controller);
-  return controller;
 }
 
 async function serve(
@@ -508,8 +529,9 @@ class SentCall extends PendingRequest {
   first: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
   req: ClientRequest | undefined = undefined;
-  /** The batch it went out in, if it shared a POST with others. */
+  /** The batch it went out in, if it shared a POST with others, and its id there. */
   batch: SentBatch | undefined = undefined;
+  member = 0;
   counted = false;
 
   constructor(
@@ -539,6 +561,13 @@ class SentCall extends PendingRequest {
     if (!this.finish()) return;
     if (this.batch === undefined) this.req?.destroy();
     this.receiver.onError(error);
+  }
+
+  /** The caller's signal aborted: a lone request's connection is closed; a batch member is cancelled by name. */
+  override handleEvent(): void {
+    if (this.settled) return;
+    super.handleEvent();
+    this.batch?.cancel(this.member);
   }
 
   failed(err: Error): void {
@@ -622,7 +651,23 @@ class SentBatch {
   rest: Buffer | undefined = undefined;
   errorChunks: Buffer[] = [];
 
-  constructor(readonly maxFrame: number) {}
+  constructor(
+    readonly maxFrame: number,
+    readonly agent: Agent,
+    readonly to: Target,
+    readonly name: string,
+  ) {}
+
+  /**
+   * Tells the listener that one member was given up on while others still wait (once none waits, the POST is cut
+   * off, which aborts them all). Best effort: the answer may cross it.
+   */
+  cancel(member: number): void {
+    if (this.open === 0) return;
+    const req = post(this.agent, this.to, cancelFrame, [callHeader, `${this.name}.${member}`]);
+    req.on('error', () => undefined);
+    req.on('response', (res: IncomingMessage) => res.resume());
+  }
 
   settledOne(): void {
     if (--this.open === 0 && this.answered < this.calls.size) this.req?.destroy();
@@ -723,15 +768,18 @@ function prepare(
   return { call, frame };
 }
 
-function post(agent: Agent, to: Target, frame: Uint8Array): ClientRequest {
-  const req = httpRequest({
-    agent,
-    host: to.host,
-    port: to.port,
-    method: 'POST',
-    path: rpcPath,
-    headers: { 'content-type': frameContentType, 'content-length': frame.byteLength },
-  });
+function post(
+  agent: Agent,
+  to: Target,
+  frame: Uint8Array,
+  name?: [header: string, value: string],
+): ClientRequest {
+  const headers: Record<string, string | number> = {
+    'content-type': frameContentType,
+    'content-length': frame.byteLength,
+  };
+  if (name !== undefined) headers[name[0]] = name[1];
+  const req = httpRequest({ agent, host: to.host, port: to.port, method: 'POST', path: rpcPath, headers });
   req.end(body(frame), 'latin1');
   return req;
 }
@@ -751,20 +799,22 @@ function sendQueued(
   live: SentCall[],
   frames: Uint8Array[],
   maxFrame: number,
+  name: string,
 ): void {
   if (live.length === 1) {
     sendOne(agent, to, live[0] as SentCall, frames[0] as Uint8Array);
     return;
   }
   const members: BatchMember[] = frames.map((frame, id) => ({ id, frame }));
-  const batch = new SentBatch(maxFrame);
+  const batch = new SentBatch(maxFrame, agent, to, name);
   for (let i = 0; i < live.length; i++) {
     const call = live[i] as SentCall;
     call.batch = batch;
+    call.member = i;
     batch.calls.set(i, call);
   }
   batch.open = live.length;
-  const req = post(agent, to, encodeRequestBatch(members));
+  const req = post(agent, to, encodeRequestBatch(members), [batchHeader, name]);
   batch.req = req;
   req.on('error', (err: Error) =>
     batch.failAll(new MicroError('unavailable', `batch request failed: ${err.message}`, { cause: err })),

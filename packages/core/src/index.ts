@@ -67,6 +67,7 @@ export type { MicroService, ServiceOptions } from './service.js';
 export { createService, defaultRegistry } from './service.js';
 export { whenSettled } from './settled.js';
 export type {
+  CallSignal,
   Listener,
   ListenOptions,
   RequestOptions,

@@ -4,6 +4,7 @@ import { MicroError, toMicroError } from './errors.js';
 import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
+  type CallSignal,
   defaultMaxMessageSize,
   describeRequest,
   type Listener,
@@ -29,7 +30,8 @@ export interface MemoryTransportOptions {
 
 /** Every in-process listener, shared by all memory transports so separate services reach each other. */
 const listeners = new Map<string, TransportHandler>();
-const neverAborts = new AbortController().signal;
+/** What a handler gets when its caller passed no signal: nothing can cancel the call but its own deadline. */
+const neverAborts: CallSignal = { signal: new AbortController().signal };
 
 /** In-process request/response: no sockets; values by reference unless `byReference: false`. */
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
@@ -55,7 +57,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     const controller = signal === undefined ? undefined : new AbortController();
     let answer: TransportResponse | Promise<TransportResponse>;
     try {
-      answer = handler(request, controller?.signal ?? neverAborts);
+      answer = handler(request, controller ?? neverAborts);
     } catch (error) {
       throw toMicroError(error);
     }

@@ -6,6 +6,7 @@ import { checkNatsSubject, natsError, natsLink } from './nats-link.js';
 import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
+  type CallSignal,
   defaultMaxMessageSize,
   describeRequest,
   type Listener,
@@ -24,6 +25,7 @@ import {
   type BatchMember,
   batchHeaderSize,
   batchMemberOverhead,
+  cancelFrame,
   decodeRequest,
   decodeRequestBatch,
   decodeResponse,
@@ -33,6 +35,7 @@ import {
   encodeResponse,
   encodeResponseBatch,
   errorResponse,
+  isCancel,
   isRequestBatch,
 } from './wire.js';
 
@@ -155,6 +158,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         throw new MicroError('unavailable', 'nats transport is disconnected from the server');
       if (live.length === 1) {
         nc.publish(subject, frames[0] as Uint8Array, { reply: `${inbox}${first.id}` });
+        first.sent = true;
         return;
       }
       nextBatch = nextBatch === 0xffffffff ? 1 : nextBatch + 1;
@@ -163,6 +167,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       for (const entry of live) entry.batch = batch;
       const members = live.map((entry, i) => ({ id: entry.id, frame: frames[i] as Uint8Array }));
       nc.publish(subject, encodeRequestBatch(members), { reply: `${inbox}b${batch.id}` });
+      for (const entry of live) entry.sent = true;
     } catch (error) {
       for (const entry of live)
         entry.fail(isMicroError(error) ? error : natsError(error, describeRequest(entry.request)));
@@ -178,12 +183,24 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
     if (pending.size === 1 && !batcher.waiting) {
       try {
         nc.publish(subject, frame, { reply: `${inbox}${entry.id}` });
+        entry.sent = true;
       } catch (error) {
         entry.fail(natsError(error, describeRequest(entry.request)));
       }
       return;
     }
     batcher.add(subject, entry, frame, batchLimitOf(nc));
+  };
+
+  /** Tells the listener that a request it has was cancelled by its caller (best effort: an answer may cross it). */
+  const cancel = (entry: Pending): void => {
+    const nc = link.current;
+    if (nc === undefined || !link.up) return;
+    try {
+      nc.publish(subjectOf(entry.address), cancelFrame, { reply: `${inbox}${entry.id}` });
+    } catch {
+      // Closed or disconnected meanwhile: the handler's deadline stops it.
+    }
   };
 
   // Not async: on the hot path (connected), the receiver hears from the reply subscription's callback directly.
@@ -219,7 +236,7 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
       replies ??= nc.subscribe(`${inbox}*`, { callback: onReply });
       nextId = nextId === 0xffffffff ? 1 : nextId + 1;
       const id = nextId;
-      const entry = new Pending(id, pending, address, request, receiver, signal);
+      const entry = new Pending(id, pending, address, request, receiver, signal, cancel);
       pending.set(id, entry);
       if (signal !== undefined) signal.addEventListener('abort', entry, { once: true });
       if (timeout !== undefined)
@@ -240,7 +257,8 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           ? `${prefix}.${randomUUID()}`
           : checkNatsSubject(subjectOf(listenOptions.address), 'address');
       const nc = await link.connect();
-      const stopping = new AbortController();
+      /** Calls whose handlers are still running, by the reply subject (prefix) and id that name them. */
+      const running = new Map<string, AbortController>();
       const publishReply = (reply: string, frame: Uint8Array): void => {
         try {
           nc.publish(reply, frame);
@@ -263,23 +281,35 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         return frame;
       };
       /** The handler's answer to a request frame; a frame that does not decode or a throw is an error response. */
-      const answer = (frame: Uint8Array): TransportResponse | Promise<TransportResponse> => {
+      const answer = (
+        frame: Uint8Array,
+        call: CallSignal,
+      ): TransportResponse | Promise<TransportResponse> => {
         try {
-          return handler(decodeRequest(frame), stopping.signal);
+          return handler(decodeRequest(frame), call);
         } catch (error) {
           return errorResponse(toMicroError(error));
         }
       };
-      // A handler that answers at once is replied to in the same turn as the request arrived.
+      // A handler that answers at once is replied to in the same turn as the request arrived, and was never
+      // cancellable; one that answers later is, by the reply subject of its request, until it answers.
       const serveOne = (reply: string, data: Uint8Array): void => {
-        const response = answer(data);
+        const call = new AbortController();
+        const response = answer(data, call);
         if (!(response instanceof Promise)) {
           publishReply(reply, responseFrame(response));
           return;
         }
+        running.set(reply, call);
         response.then(
-          (res) => publishReply(reply, responseFrame(res)),
-          (error: unknown) => publishReply(reply, responseFrame(errorResponse(toMicroError(error)))),
+          (res) => {
+            running.delete(reply);
+            publishReply(reply, responseFrame(res));
+          },
+          (error: unknown) => {
+            running.delete(reply);
+            publishReply(reply, responseFrame(errorResponse(toMicroError(error))));
+          },
         );
       };
 
@@ -324,15 +354,26 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           return; // not from a micro-os client: without correlation ids there is no one to answer
         }
         const ready: BatchMember[] = [];
+        // A member is named as its lone request would be: the caller's reply prefix and its id.
+        const callPrefix = reply.slice(0, reply.lastIndexOf('.') + 1);
         for (const { id, frame } of members) {
-          const response = answer(frame);
+          const call = new AbortController();
+          const response = answer(frame, call);
           if (!(response instanceof Promise)) {
             ready.push({ id, frame: responseFrame(response) });
             continue;
           }
+          const name = `${callPrefix}${id}`;
+          running.set(name, call);
           response.then(
-            (res) => queueAnswer(reply, id, res),
-            (error: unknown) => queueAnswer(reply, id, errorResponse(toMicroError(error))),
+            (res) => {
+              running.delete(name);
+              queueAnswer(reply, id, res);
+            },
+            (error: unknown) => {
+              running.delete(name);
+              queueAnswer(reply, id, errorResponse(toMicroError(error)));
+            },
           );
         }
         if (ready.length > 0) sendAnswers(reply, ready);
@@ -342,6 +383,8 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
         if (reply === undefined || reply === '') return;
         const data = msg.data;
         if (isRequestBatch(data)) serveBatch(reply, data);
+        else if (isCancel(data))
+          running.get(reply)?.abort(new MicroError('aborted', 'the caller cancelled the call'));
         else serveOne(reply, data);
       };
       let subscription: Subscription;
@@ -367,7 +410,9 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
           if (!open) return;
           open = false;
           listeners.delete(listener);
-          stopping.abort(new MicroError('unavailable', `listener ${subject} closed`));
+          const reason = new MicroError('unavailable', `listener ${subject} closed`);
+          for (const call of running.values()) call.abort(reason);
+          running.clear();
           if (subscription.isClosed()) return;
           subscription.unsubscribe();
           await nc.flush().catch(() => undefined);
@@ -399,6 +444,8 @@ export function natsTransport(options: NatsTransportOptions = {}): Transport {
 class Pending extends PendingRequest {
   /** The batch it went out in, if it shared a message. */
   batch: SentBatch | undefined = undefined;
+  /** Published (not still queued for the end of the tick): a cancel must reach the listener. */
+  sent = false;
 
   constructor(
     readonly id: number,
@@ -407,8 +454,16 @@ class Pending extends PendingRequest {
     request: TransportRequest,
     receiver: ResponseReceiver,
     signal: AbortSignal | undefined,
+    readonly cancel: (entry: Pending) => void,
   ) {
     super(request, signal, receiver);
+  }
+
+  /** The caller's signal aborted: fails the call, and tells the listener when it has the request. */
+  override handleEvent(): void {
+    if (this.settled) return;
+    super.handleEvent();
+    if (this.sent) this.cancel(this);
   }
 
   override finish(): boolean {

@@ -2,7 +2,7 @@ import type { CallContext } from './context.js';
 import { MicroError } from './errors.js';
 import type { Metadata } from './metadata.js';
 import { atDeadline } from './timer-wheel.js';
-import type { TransportRequest } from './transport.js';
+import type { CallSignal, TransportRequest } from './transport.js';
 
 /**
  * The CallContext a server gives its handlers. The signal is made on first use only: most handlers never
@@ -15,7 +15,7 @@ export class ServerContext implements CallContext {
   readonly metadata: Metadata;
   readonly deadline: number | undefined;
   readonly responseMetadata: Metadata = {};
-  readonly #transportSignal: AbortSignal;
+  readonly #call: CallSignal;
   readonly #killSignal: AbortSignal;
   #controller: AbortController | undefined;
   #cleanup: (() => void) | undefined;
@@ -24,7 +24,7 @@ export class ServerContext implements CallContext {
     service: string,
     request: TransportRequest,
     contentType: string,
-    transportSignal: AbortSignal,
+    call: CallSignal,
     killSignal: AbortSignal,
   ) {
     this.service = service;
@@ -32,7 +32,7 @@ export class ServerContext implements CallContext {
     this.contentType = contentType;
     this.metadata = request.metadata;
     this.deadline = request.timeout === undefined ? undefined : Date.now() + request.timeout;
-    this.#transportSignal = transportSignal;
+    this.#call = call;
     this.#killSignal = killSignal;
   }
 
@@ -44,13 +44,14 @@ export class ServerContext implements CallContext {
     const abort = (reason: unknown): void => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    for (const parent of [this.#transportSignal, this.#killSignal]) {
+    const transportSignal = this.#call.signal;
+    for (const parent of [transportSignal, this.#killSignal]) {
       if (parent.aborted) abort(parent.reason);
     }
     if (controller.signal.aborted) return controller.signal;
-    const onTransport = (): void => abort(this.#transportSignal.reason);
+    const onTransport = (): void => abort(transportSignal.reason);
     const onKill = (): void => abort(this.#killSignal.reason);
-    this.#transportSignal.addEventListener('abort', onTransport, { once: true });
+    transportSignal.addEventListener('abort', onTransport, { once: true });
     this.#killSignal.addEventListener('abort', onKill, { once: true });
     const cancelDeadline =
       this.deadline === undefined
@@ -59,7 +60,7 @@ export class ServerContext implements CallContext {
             abort(new MicroError('deadline_exceeded', `deadline of ${this.service}.${this.endpoint} passed`)),
           );
     this.#cleanup = () => {
-      this.#transportSignal.removeEventListener('abort', onTransport);
+      transportSignal.removeEventListener('abort', onTransport);
       this.#killSignal.removeEventListener('abort', onKill);
       cancelDeadline?.();
     };

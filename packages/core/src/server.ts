@@ -8,7 +8,7 @@ import type { Metadata } from './metadata.js';
 import { checkEndpointName, checkQueue, checkServiceName, checkTopic } from './names.js';
 import type { Registry, Service } from './registry.js';
 import { ServerContext } from './server-context.js';
-import type { Listener, Transport, TransportRequest, TransportResponse } from './transport.js';
+import type { CallSignal, Listener, Transport, TransportRequest, TransportResponse } from './transport.js';
 import { errorResponse } from './wire.js';
 
 const empty = new Uint8Array(0);
@@ -140,7 +140,7 @@ export function createServer(options: ServerOptions): Server {
 
   const serve = (
     request: TransportRequest,
-    transportSignal: AbortSignal,
+    call: CallSignal,
   ): TransportResponse | Promise<TransportResponse> => {
     if (state !== 'running') {
       return errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`));
@@ -171,7 +171,7 @@ export function createServer(options: ServerOptions): Server {
     } catch (err) {
       return errorResponse(toMicroError(err));
     }
-    const context = new ServerContext(name, request, codec.contentType, transportSignal, killer.signal);
+    const context = new ServerContext(name, request, codec.contentType, call, killer.signal);
     let result: unknown;
     try {
       result = runWithContext(context, entry.serve, body, context);

@@ -263,6 +263,55 @@ export function transportSuite(name: string, options: TransportSuiteOptions): vo
       }
     });
 
+    it("passes a caller's abort on to the handler's signal, alone or among concurrent calls", async () => {
+      // Every handler waits for its release or its signal; only the aborted calls' signals may abort.
+      const signals = new Map<number, AbortSignal>();
+      const releases: (() => void)[] = [];
+      const listener = await server.listen((req, call) => {
+        const n = Number(req.metadata.n);
+        const { signal } = call;
+        signals.set(n, signal);
+        return new Promise((resolve) => {
+          const answer = () => resolve({ contentType: '', metadata: {}, body: bytes(`res-${n}`) });
+          releases.push(answer);
+          signal.addEventListener('abort', answer, { once: true });
+        });
+      });
+      const call = (n: number, signal?: AbortSignal) =>
+        client.request(listener.address, request(bytes(''), { metadata: { n: String(n) } }), {
+          timeout: 5000,
+          signal,
+        });
+      try {
+        // Alone: nothing else in flight.
+        const lone = new AbortController();
+        const first = call(0, lone.signal);
+        await until(() => signals.has(0));
+        lone.abort();
+        await expect(first).rejects.toMatchObject({ code: 'aborted' });
+        await until(() => signals.get(0)?.aborted === true);
+        expect(signals.get(0)?.reason).toMatchObject({ code: 'aborted' });
+
+        // Among others made in the same tick (one batch where a transport batches): only its own handler.
+        const controllers = Array.from({ length: 6 }, () => new AbortController());
+        const calls = controllers.map((c, i) => call(i + 1, c.signal));
+        await until(() => signals.size === 7);
+        controllers[2]?.abort();
+        await expect(calls[2]).rejects.toMatchObject({ code: 'aborted' });
+        await until(() => signals.get(3)?.aborted === true);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        for (const n of [1, 2, 4, 5, 6]) expect(signals.get(n)?.aborted, `call ${n}`).toBe(false);
+        for (const release of releases) release();
+        const answers = await Promise.allSettled(calls);
+        answers.forEach((a, i) => {
+          if (i !== 2) expect(a).toMatchObject({ status: 'fulfilled' });
+        });
+      } finally {
+        for (const release of releases) release();
+        await listener.close();
+      }
+    });
+
     it('fails with unavailable when nothing listens at the address', async () => {
       const listener = await server.listen(async () => ({
         contentType: '',

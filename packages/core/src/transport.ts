@@ -33,12 +33,21 @@ export interface TransportResponse {
 }
 
 /**
- * Serves one request; `signal` aborts when the caller goes away or the listener closes. A handler that has
- * its answer at once may return it directly instead of a promise.
+ * One served request's cancellation: `signal` aborts when the caller cancels or goes away, or the listener
+ * closes. An `AbortController` is one; making its signal costs more than the rest of a small request, so a
+ * transport hands each request a controller of its own and the signal is made only if something asks for it.
+ */
+export interface CallSignal {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Serves one request; `call.signal` aborts when the caller cancels or goes away, or the listener closes. A
+ * handler that has its answer at once may return it directly instead of a promise.
  */
 export type TransportHandler = (
   request: TransportRequest,
-  signal: AbortSignal,
+  call: CallSignal,
 ) => TransportResponse | Promise<TransportResponse>;
 
 export interface RequestOptions {

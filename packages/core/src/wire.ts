@@ -9,12 +9,24 @@ import type { TransportRequest, TransportResponse } from './transport.js';
  *
  *   request:  0x01 | u32 timeout+1 (0: none) | s16 service | s16 endpoint | s16 content type | metadata | body
  *   response: 0x02 | s16 content type | metadata | u32 error length | error JSON | body
+ *   cancel:   0x05 (the transport names the request it cancels)
  *   metadata: u16 count | (s16 key | s32 value) * count
  */
 const requestKind = 0x01;
 const responseKind = 0x02;
 const requestBatchKind = 0x03;
 const responseBatchKind = 0x04;
+const cancelKind = 0x05;
+
+/**
+ * A caller giving up on a request it sent. Over NATS it goes to the listener's subject with the request's reply
+ * subject as its own, which names the call: the handler's signal aborts.
+ */
+export const cancelFrame: Uint8Array = Uint8Array.of(cancelKind);
+
+export function isCancel(frame: Uint8Array): boolean {
+  return frame.byteLength === 1 && frame[0] === cancelKind;
+}
 
 /**
  * Several request (or response) frames in one message, each tagged with the caller's correlation id:

@@ -158,7 +158,7 @@ describe('httpTransport listener close', () => {
     const client = httpTransport();
     let reason: unknown;
     const listener = await server.listen(
-      (_req, signal) =>
+      (_req, { signal }) =>
         new Promise((resolve) => {
           signal.addEventListener('abort', () => {
             reason = signal.reason;
@@ -192,7 +192,7 @@ describe('httpTransport handler signals', () => {
     const client = httpTransport({ maxSockets: 1 });
     const firstAborted: unknown[] = [];
     let secondAborted = false;
-    const listener = await server.listen(async (req, signal) => {
+    const listener = await server.listen(async (req, { signal }) => {
       if (req.endpoint === 'First.Call') {
         signal.addEventListener('abort', () => firstAborted.push(signal.reason));
         return { contentType: '', metadata: {}, body: new Uint8Array(0) };

@@ -67,7 +67,7 @@ describe('nats transport and broker under a service', () => {
       body: new Uint8Array(1001),
     }));
     const slow = await server.listen(
-      (_req, signal) =>
+      (_req, { signal }) =>
         new Promise((resolve) =>
           signal.addEventListener('abort', () => {
             aborted = signal.reason;
