@@ -56,6 +56,38 @@ describe('nats transport and broker under a service', () => {
     }
   });
 
+  it("a caller's abort aborts the handler's ctx.signal in the other service", async () => {
+    const registry = memoryRegistry();
+    const name = `cancel-${randomUUID().slice(0, 8)}`;
+    const server = createService({ name, registry, transport: natsTransport({ servers }) });
+    let started = false;
+    let reason: unknown;
+    server.handle('Slow.Wait', (_req, ctx) => {
+      started = true;
+      return new Promise((resolve) =>
+        ctx.signal.addEventListener('abort', () => {
+          reason = ctx.signal.reason;
+          resolve('stopped');
+        }),
+      );
+    });
+    await server.start();
+    const caller = createService({ name: 'caller', registry, transport: natsTransport({ servers }) });
+    try {
+      const controller = new AbortController();
+      const call = caller.call(name, 'Slow.Wait', {}, { signal: controller.signal, timeout: 10_000 });
+      await expect.poll(() => started, { timeout: 3000 }).toBe(true);
+      controller.abort();
+      await expect(call).rejects.toMatchObject({ code: 'aborted' });
+      await expect.poll(() => reason, { timeout: 3000 }).toMatchObject({ code: 'aborted' });
+    } finally {
+      await caller.stop();
+      await caller.transport.close();
+      await server.stop();
+      await server.transport.close();
+    }
+  });
+
   it('answers an oversized response with resource_exhausted, and aborts handlers when the listener closes', async () => {
     const server = natsTransport({ servers, maxMessageSize: 1000 });
     const client = natsTransport({ servers, maxMessageSize: 1000 });
