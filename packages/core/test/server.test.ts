@@ -61,6 +61,32 @@ describe('server', () => {
     });
   });
 
+  it('answers handlers that return a promise or a thenable, however soon they settle', async () => {
+    const registry = memoryRegistry();
+    const svc = createService({ name: 'later', registry });
+    svc.handle('L.Async', async (req: { n: number }) => ({ n: req.n + 1 }));
+    svc.handle('L.Thenable', (req: { n: number }) => ({
+      // a thenable that calls back before its then() returns
+      // biome-ignore lint/suspicious/noThenProperty: the case under test
+      then: (resolve: (value: unknown) => void) => resolve({ n: req.n + 2 }),
+    }));
+    svc.handle('L.Fails', async () => {
+      throw new MicroError('not_found', 'gone');
+    });
+    await svc.start();
+    try {
+      const calls = Array.from({ length: 20 }, (_, n) =>
+        Promise.all([svc.call('later', 'L.Async', { n }), svc.call('later', 'L.Thenable', { n })]),
+      );
+      expect(await Promise.all(calls)).toEqual(
+        Array.from({ length: 20 }, (_, n) => [{ n: n + 1 }, { n: n + 2 }]),
+      );
+      await expect(svc.call('later', 'L.Fails', {})).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('answers bad input with typed errors and keeps serving', async () => {
     const registry = memoryRegistry();
     const transport = memoryTransport({ maxMessageSize: 1024 });
