@@ -4,12 +4,9 @@ import { MicroError, toMicroError } from './errors.js';
 import { checkSize, oversized } from './size.js';
 import { atDeadline } from './timer-wheel.js';
 import {
-  answersLater,
   type CallSignal,
   defaultMaxMessageSize,
   describeRequest,
-  Later,
-  type LaterHandler,
   type Listener,
   type ListenOptions,
   PendingRequest,
@@ -32,7 +29,7 @@ export interface MemoryTransportOptions {
 }
 
 /** Every in-process listener, shared by all memory transports so separate services reach each other. */
-const listeners = new Map<string, TransportHandler & { [answersLater]?: LaterHandler }>();
+const listeners = new Map<string, TransportHandler>();
 /** What a handler gets when its caller passed no signal: nothing can cancel the call but its own deadline. */
 const neverAborts: CallSignal = { signal: new AbortController().signal };
 
@@ -58,15 +55,13 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     if (signal?.aborted) throw abortError(signal, describeRequest(request));
     // The handler's own deadline comes from request.timeout; a controller is needed only to pass on a cancel.
     const controller = signal === undefined ? undefined : new AbortController();
-    const cancel = controller ?? neverAborts;
-    const later = handler[answersLater];
-    let answer: TransportResponse | Promise<TransportResponse> | Later;
+    let answer: TransportResponse | Promise<TransportResponse>;
     try {
-      answer = later === undefined ? handler(request, cancel) : later(request, cancel);
+      answer = handler(request, controller ?? neverAborts);
     } catch (error) {
       throw toMicroError(error);
     }
-    if (!(answer instanceof Promise || answer instanceof Later)) {
+    if (!(answer instanceof Promise)) {
       checkSize(answer.body, maxSize, 'response');
       return answer;
     }
@@ -77,13 +72,10 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       );
     }
     signal?.addEventListener('abort', call, { once: true });
-    // A core server's later answer (a Later, no promise), or any other handler's promise.
-    if (answer instanceof Later) answer.onSettle((response) => call.answer(response));
-    else
-      answer.then(
-        (response) => call.answer(response),
-        (error: unknown) => call.fail(toMicroError(error)),
-      );
+    answer.then(
+      (response) => call.answer(response),
+      (error: unknown) => call.fail(toMicroError(error)),
+    );
     return undefined;
   };
 

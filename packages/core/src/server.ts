@@ -8,17 +8,7 @@ import type { Metadata } from './metadata.js';
 import { checkEndpointName, checkQueue, checkServiceName, checkTopic } from './names.js';
 import type { Registry, Service } from './registry.js';
 import { ServerContext } from './server-context.js';
-import {
-  answersLater,
-  type CallSignal,
-  Later,
-  type LaterHandler,
-  type Listener,
-  type Transport,
-  type TransportHandler,
-  type TransportRequest,
-  type TransportResponse,
-} from './transport.js';
+import type { CallSignal, Listener, Transport, TransportRequest, TransportResponse } from './transport.js';
 import { errorResponse } from './wire.js';
 
 const empty = new Uint8Array(0);
@@ -134,7 +124,7 @@ export function createServer(options: ServerOptions): Server {
   const subscribers: { topic: string; queue: string | undefined; handler: SubscriberHandler }[] = [];
   const subscriptions: Subscription[] = [];
   /** Calls whose handler is still running, with how to answer them early on stop. */
-  const inFlight = new Map<ServerContext, Later>();
+  const inFlight = new Map<ServerContext, (response: TransportResponse) => void>();
   const killer = new AbortController();
   let listener: Listener | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -148,8 +138,10 @@ export function createServer(options: ServerOptions): Server {
     nodes: [{ id, address: listener?.address ?? '', metadata: { ...options.metadata } }],
   });
 
-  /** Serves one request: the response when the handler answered at once, else a `Later` settled when it does. */
-  function serve(request: TransportRequest, call: CallSignal): TransportResponse | Later {
+  const serve = (
+    request: TransportRequest,
+    call: CallSignal,
+  ): TransportResponse | Promise<TransportResponse> => {
     if (state !== 'running') {
       return errorResponse(new MicroError('unavailable', `server ${name} is not accepting calls`));
     }
@@ -188,28 +180,18 @@ export function createServer(options: ServerOptions): Server {
     }
     // A handler that answered at once is answered at once: no promise, no in-flight entry.
     if (!isThenable(result)) return answer(context, codec, byReference, result);
-    // In flight until it answers, or until stop() answers it.
-    const later = new Later();
-    inFlight.set(context, later);
-    result.then(
-      (value) => {
-        if (inFlight.delete(context)) later.settle(answer(context, codec, byReference, value));
-      },
-      (err: unknown) => {
-        if (inFlight.delete(context)) later.settle(failure(context, err));
-      },
-    );
-    return later;
-  }
-  const handler: TransportHandler & { [answersLater]: LaterHandler } = Object.assign(
-    (request: TransportRequest, call: CallSignal) => {
-      const response = serve(request, call);
-      return response instanceof Later
-        ? new Promise<TransportResponse>((resolve) => response.onSettle(resolve))
-        : response;
-    },
-    { [answersLater]: serve },
-  );
+    return new Promise<TransportResponse>((resolve) => {
+      inFlight.set(context, resolve);
+      result.then(
+        (value) => {
+          if (inFlight.delete(context)) resolve(answer(context, codec, byReference, value));
+        },
+        (err: unknown) => {
+          if (inFlight.delete(context)) resolve(failure(context, err));
+        },
+      );
+    });
+  };
 
   const register = async (): Promise<void> => {
     await options.registry.register(describe(), { ttl });
@@ -264,7 +246,7 @@ export function createServer(options: ServerOptions): Server {
       state = 'running';
       try {
         listener = await options.transport.listen(
-          handler,
+          serve,
           options.address === undefined ? {} : { address: options.address },
         );
         for (const s of subscribers) {
@@ -303,10 +285,10 @@ export function createServer(options: ServerOptions): Server {
       while (inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
       const reason = new MicroError('unavailable', `server ${name} stopped before the call finished`);
       killer.abort(reason);
-      for (const [context, later] of [...inFlight]) {
+      for (const [context, resolve] of [...inFlight]) {
         inFlight.delete(context);
         context.abort(reason);
-        later.settle(errorResponse(reason));
+        resolve(errorResponse(reason));
       }
       await listener?.close();
       state = 'stopped';
